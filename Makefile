@@ -1,0 +1,84 @@
+# ocirt-rootless build. `make` builds the runtime; `make check` runs the
+# whole suite (as root it creates an unprivileged test user and runs every
+# test as that user); `make demo` builds a busybox bundle and runs it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+VERSION := 0.1.0
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
+	-Wstrict-prototypes -Wformat=2 -Wformat-nonliteral -Wswitch-enum \
+	-Wswitch-default -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DOCR_VERSION=\"$(VERSION)\" \
+	$(WARNINGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags jansson libseccomp libcap)
+LIBS := $(shell $(PKG_CONFIG) --libs jansson libseccomp libcap)
+
+BUILD ?= build
+RUNTIME := $(BUILD)/ocirt-rootless
+
+CORE_SRCS := $(filter-out src/main.c src/cmd-%.c, $(wildcard src/*.c))
+CMD_SRCS := src/main.c $(wildcard src/cmd-*.c)
+CORE_OBJS := $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
+CMD_OBJS := $(CMD_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+.PHONY: all install clean check check-unit check-bats check-asan demo deps \
+	bundle format format-check bench
+
+all: $(RUNTIME)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libocr.a: $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(RUNTIME): $(CMD_OBJS) $(BUILD)/libocr.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libocr.a $(LIBS)
+
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libocr.a tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libocr.a $(LIBS)
+
+install: $(RUNTIME)
+	install -D -m 0755 $(RUNTIME) $(DESTDIR)$(BINDIR)/ocirt-rootless
+	install -D -m 0644 ocirt-rootless.1 $(DESTDIR)$(MANDIR)/man1/ocirt-rootless.1
+
+# Debian build and test dependencies (run as root).
+deps:
+	scripts/install-deps.sh
+
+# A busybox-static bundle in $(BUILD)/bundle, made by the unprivileged user.
+bundle: $(RUNTIME)
+	scripts/make-bundle.sh $(BUILD)/bundle
+
+demo: $(RUNTIME)
+	scripts/demo.sh
+
+check-unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+check: $(RUNTIME) $(UNIT_BINS)
+	tests/run-tests.sh
+
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+format:
+	clang-format -i src/*.c src/*.h
+
+format-check:
+	clang-format --dry-run --Werror src/*.c src/*.h
+
+bench: $(RUNTIME)
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan

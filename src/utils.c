@@ -1,0 +1,431 @@
+#include "utils.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+void cleanup_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void cleanup_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+void cleanup_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+void cleanup_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+void cleanup_strvp(char ***v)
+{
+	strv_free(*v);
+}
+
+void cleanup_pidp(pid_t *pid)
+{
+	if (*pid > 0) {
+		int saved = errno;
+		kill(*pid, SIGKILL);
+		TEMP_FAILURE_RETRY(waitpid(*pid, NULL, 0));
+		errno = saved;
+	}
+}
+
+static void oom(void)
+{
+	static const char msg[] = "ocirt-rootless: out of memory\n";
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(EXIT_FAILURE);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r;
+	if (s == NULL)
+		return NULL;
+	r = strdup(s);
+	if (r == NULL)
+		oom();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&r, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	return r;
+}
+
+void strv_free(char **v)
+{
+	if (v == NULL)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = TEMP_FAILURE_RETRY(write(fd, p, len));
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = TEMP_FAILURE_RETRY(read(fd, p + got, len - got));
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret,
+		 size_t *ret_len, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *buf = NULL;
+	size_t cap = 4096, len = 0;
+
+	fd = TEMP_FAILURE_RETRY(openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+	if (fd < 0)
+		return ocr_fail_errno(err, "open `%s`", path);
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+		if (len + 1 >= cap) {
+			if (cap > max + 1)
+				return ocr_fail(err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = TEMP_FAILURE_RETRY(read(fd, buf + len, cap - len - 1));
+		if (r < 0)
+			return ocr_fail_errno(err, "read `%s`", path);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > max)
+			return ocr_fail(err, EFBIG, "read `%s`: larger than %zu bytes", path, max);
+	}
+	buf[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	*ret = steal_pointer(&buf);
+	return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const char *data, size_t len,
+		  struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+
+	fd = TEMP_FAILURE_RETRY(openat(dirfd, path, O_WRONLY | O_CLOEXEC));
+	if (fd < 0)
+		return ocr_fail_errno(err, "open `%s`", path);
+	if (write_all(fd, data, len) < 0)
+		return ocr_fail_errno(err, "write `%s`", path);
+	if (close(steal_fd(&fd)) < 0)
+		return ocr_fail_errno(err, "close `%s`", path);
+	return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len,
+		      mode_t mode, struct ocr_error *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	cleanup_close int fd = -1;
+
+	fd = TEMP_FAILURE_RETRY(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+	if (fd < 0)
+		return ocr_fail_errno(err, "create `%s`", tmp);
+	if (write_all(fd, data, len) < 0 || close(steal_fd(&fd)) < 0) {
+		ocr_fail_errno(err, "write `%s`", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		ocr_fail_errno(err, "rename `%s` to `%s`", tmp, path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct ocr_error *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	size_t len = strlen(copy);
+
+	for (size_t i = 1; i <= len; i++) {
+		if (copy[i] != '/' && copy[i] != '\0')
+			continue;
+		copy[i] = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return ocr_fail_errno(err, "mkdir `%s`", copy);
+		if (i < len)
+			copy[i] = '/';
+	}
+	return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev, struct ocr_error *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+
+	if (dup_fd < 0)
+		return ocr_fail_errno(err, "dup");
+	d = fdopendir(dup_fd);
+	if (d == NULL) {
+		close(dup_fd);
+		return ocr_fail_errno(err, "fdopendir");
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return ocr_fail_errno(err, "stat `%s`", de->d_name);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			cleanup_close int cfd = -1;
+			if (st.st_dev != dev)
+				return ocr_fail(err, EBUSY, "`%s` is a mount point", de->d_name);
+			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0)
+				return ocr_fail_errno(err, "open `%s`", de->d_name);
+			if (rm_rf_children(cfd, dev, err) < 0)
+				return ocr_wrap(err, "%s", de->d_name);
+			if (unlinkat(dfd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+				return ocr_fail_errno(err, "rmdir `%s`", de->d_name);
+		} else if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT) {
+			return ocr_fail_errno(err, "unlink `%s`", de->d_name);
+		}
+	}
+	if (errno != 0)
+		return ocr_fail_errno(err, "readdir");
+	return 0;
+}
+
+int rm_rf_at(int dirfd, const char *name, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ENOTDIR || errno == ELOOP) {
+			if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+				return ocr_fail_errno(err, "unlink `%s`", name);
+			return 0;
+		}
+		return ocr_fail_errno(err, "open `%s`", name);
+	}
+	if (fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "stat `%s`", name);
+	if (rm_rf_children(fd, st.st_dev, err) < 0)
+		return ocr_wrap(err, "remove `%s`", name);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ocr_fail_errno(err, "rmdir `%s`", name);
+	return 0;
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+int parse_i64(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+int close_fds_from(int first, bool cloexec_only)
+{
+	unsigned int flags = cloexec_only ? 4U /* CLOSE_RANGE_CLOEXEC */ : 0U;
+
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, flags) == 0)
+		return 0;
+	/* Kernels before 5.9/5.11: walk /proc/self/fd. */
+	{
+		cleanup_dir DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+		if (d == NULL)
+			return -1;
+		while ((de = readdir(d)) != NULL) {
+			int fd = atoi(de->d_name);
+			if (de->d_name[0] == '.' || fd < first || fd == dirfd(d))
+				continue;
+			if (cloexec_only)
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+			else
+				close(fd);
+		}
+	}
+	return 0;
+}
+
+void format_timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+int proc_stat(pid_t pid, unsigned long long *ret_starttime, char *ret_state)
+{
+	char path[64], buf[1024];
+	cleanup_close int fd = -1;
+	ssize_t n;
+	char *p;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: parse from the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	p += 2;
+	if (ret_state)
+		*ret_state = *p;
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ret_starttime)
+		*ret_starttime = strtoull(p, NULL, 10);
+	return 0;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
