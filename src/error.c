@@ -50,10 +50,11 @@ int ocr_wrap(struct ocr_error *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
+	/* Truncation keeps the outer context; the tail is the least useful. */
 	if (old[0] == '\0')
-		snprintf(err->msg, sizeof(err->msg), "%s", prefix);
-	else
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+		memcpy(err->msg, prefix, sizeof(err->msg));
+	else if (snprintf(err->msg, sizeof(err->msg), "%.1000s: %.1000s", prefix, old) < 0)
+		err->msg[0] = '\0';
 	return -1;
 }
 
