@@ -1,0 +1,24 @@
+/* linux.seccomp with libseccomp. The filter is compiled before the start
+ * handshake (errors surface at create) and loaded as late as possible,
+ * right before execve. */
+#ifndef OCR_SECCOMP_H
+#define OCR_SECCOMP_H
+
+#include "error.h"
+#include "log.h"
+#include "spec.h"
+
+struct ocr_seccomp;  /* opaque: the compiled filter (scmp_filter_ctx) */
+
+int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
+			const struct ocr_log *log, struct ocr_seccomp **ret,
+			struct ocr_error *err);
+/* Load the filter into the calling thread. For SCMP_ACT_NOTIFY rules the
+ * listener fd is sent with SCM_RIGHTS to linux.seccomp.listenerPath together
+ * with STATE_JSON (the container state, with listenerMetadata) as the
+ * runtime-spec prescribes. */
+int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
+		     struct ocr_error *err);
+void ocr_seccomp_free(struct ocr_seccomp *s);
+
+#endif
