@@ -1,0 +1,248 @@
+#include "state.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "utils.h"
+
+int state_validate_id(const char *id, struct ocr_error *err)
+{
+	size_t len = id ? strlen(id) : 0;
+
+	if (len == 0)
+		return ocr_fail(err, EINVAL, "container id is empty");
+	if (len > OCR_ID_MAX)
+		return ocr_fail(err, EINVAL, "container id is longer than %d characters", OCR_ID_MAX);
+	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return ocr_fail(err, EINVAL, "invalid container id `%s`", id);
+	for (const char *p = id; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '+' || c == '-' || c == '.')
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			return ocr_fail(err, EINVAL,
+					"invalid container id: control character 0x%02x (allowed: letters, digits, _ + - .)", c);
+		return ocr_fail(err, EINVAL,
+				"invalid container id `%s`: character `%c` (allowed: letters, digits, _ + - .)", id, c);
+	}
+	return 0;
+}
+
+int state_open_root(const struct ocr_ctx *ctx, bool create, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	if (create && mkdir(ctx->root, 0700) < 0 && errno != EEXIST) {
+		if (errno != ENOENT || mkdir_p(ctx->root, 0700, err) < 0)
+			return ocr_fail_errno(err, "state root `%s`", ctx->root);
+	}
+	fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ocr_fail_errno(err, "state root `%s`", ctx->root);
+	if (fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "state root `%s`", ctx->root);
+	/* Another user's directory (say a pre-made /tmp/ocirt-rootless-UID)
+	 * could feed us forged state: refuse it. */
+	if (st.st_uid != ctx->euid)
+		return ocr_fail(err, EPERM, "state root `%s` is owned by uid %u, not by you (uid %u)",
+				ctx->root, (unsigned)st.st_uid, (unsigned)ctx->euid);
+	if (st.st_mode & 0022)
+		return ocr_fail(err, EPERM, "state root `%s` is writable by others (mode %04o); use chmod 0700",
+				ctx->root, (unsigned)(st.st_mode & 07777));
+	return steal_fd(&fd);
+}
+
+static int lock_dir(int fd, const char *id, struct ocr_error *err)
+{
+	if (TEMP_FAILURE_RETRY(flock(fd, LOCK_EX)) < 0)
+		return ocr_fail_errno(err, "lock container `%s`", id);
+	return 0;
+}
+
+int state_create_dir(int rootfd, const char *id, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+
+	if (mkdirat(rootfd, id, 0700) < 0) {
+		if (errno == EEXIST)
+			return ocr_fail(err, EEXIST, "container `%s` already exists", id);
+		return ocr_fail_errno(err, "create state directory for `%s`", id);
+	}
+	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ocr_fail_errno(err, "open state directory for `%s`", id);
+	if (lock_dir(fd, id, err) < 0)
+		return -1;
+	return steal_fd(&fd);
+}
+
+int state_open_dir(int rootfd, const char *id, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+
+	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
+		return ocr_fail_errno(err, "open state of `%s`", id);
+	}
+	if (lock_dir(fd, id, err) < 0)
+		return -1;
+	return steal_fd(&fd);
+}
+
+int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err)
+{
+	cleanup_free char *path = xasprintf("/proc/self/fd/%d/" OCR_STATE_FILE, dirfd);
+	cleanup_free char *data = NULL;
+	json_t *o;
+
+	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:b,s:b,s:b,s:o,s:o}",
+		      "id", st->id, "bundle", st->bundle, "rootfs", st->rootfs,
+		      "created", st->created, "pid", (json_int_t)st->pid,
+		      "pid_starttime", (json_int_t)st->pid_starttime,
+		      "ready", st->ready, "started", st->started,
+		      "has_poststart", st->has_poststart, "has_poststop", st->has_poststop,
+		      "annotations", st->annotations ? json_incref(st->annotations) : json_object(),
+		      "extra", st->extra ? json_incref(st->extra) : json_object());
+	if (o == NULL)
+		return ocr_fail(err, ENOMEM, "encode state");
+	data = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (data == NULL)
+		return ocr_fail(err, ENOMEM, "encode state");
+	if (write_file_atomic(path, data, strlen(data), 0600, err) < 0)
+		return ocr_wrap(err, "save state of `%s`", st->id);
+	return 0;
+}
+
+static char *dup_member(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return xstrdup(s ? s : "");
+}
+
+int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error *err)
+{
+	cleanup_free char *data = NULL;
+	json_error_t jerr;
+	json_t *o, *v;
+	struct stat sb;
+	size_t len;
+
+	memset(st, 0, sizeof(*st));
+	if (read_file_at(dirfd, OCR_STATE_FILE, 1 << 20, &data, &len, err) < 0)
+		return ocr_wrap(err, "state of container `%s`", id);
+	o = json_loadb(data, len, 0, &jerr);
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return ocr_fail(err, EINVAL, "state of container `%s` is corrupt (%s); `delete --force %s` removes it",
+				id, o ? "not an object" : jerr.text, id);
+	}
+	v = json_object_get(o, "pid");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0x7fffffff ||
+	    !json_is_string(json_object_get(o, "id"))) {
+		json_decref(o);
+		return ocr_fail(err, EINVAL, "state of container `%s` is corrupt; `delete --force %s` removes it", id, id);
+	}
+	st->id = dup_member(o, "id");
+	st->bundle = dup_member(o, "bundle");
+	st->rootfs = dup_member(o, "rootfs");
+	st->created = dup_member(o, "created");
+	st->pid = (pid_t)json_integer_value(v);
+	st->pid_starttime = (unsigned long long)json_integer_value(json_object_get(o, "pid_starttime"));
+	st->ready = json_is_true(json_object_get(o, "ready"));
+	st->started = json_is_true(json_object_get(o, "started"));
+	st->has_poststart = json_is_true(json_object_get(o, "has_poststart"));
+	st->has_poststop = json_is_true(json_object_get(o, "has_poststop"));
+	v = json_object_get(o, "annotations");
+	st->annotations = json_is_object(v) ? json_incref(v) : json_object();
+	v = json_object_get(o, "extra");
+	st->extra = json_is_object(v) ? json_incref(v) : json_object();
+	st->owner = fstat(dirfd, &sb) == 0 ? sb.st_uid : (uid_t)-1;
+	json_decref(o);
+	if (strcmp(st->id, id) != 0) {
+		state_clear(st);
+		return ocr_fail(err, EINVAL, "state of container `%s` names another id; `delete --force %s` removes it", id, id);
+	}
+	return 0;
+}
+
+void state_clear(struct ocr_state *st)
+{
+	free(st->id);
+	free(st->bundle);
+	free(st->rootfs);
+	free(st->created);
+	json_decref(st->annotations);
+	json_decref(st->extra);
+	memset(st, 0, sizeof(*st));
+}
+
+enum ocr_status state_status(const struct ocr_state *st)
+{
+	unsigned long long start;
+	char pstate;
+
+	if (st->pid <= 0)
+		return st->ready ? OCR_STATUS_STOPPED : OCR_STATUS_CREATING;
+	if (proc_stat(st->pid, &start, &pstate) < 0 || start != st->pid_starttime ||
+	    pstate == 'Z' || pstate == 'X')
+		return OCR_STATUS_STOPPED;
+	if (!st->ready)
+		return OCR_STATUS_CREATING;
+	if (json_is_true(json_object_get(st->extra, "paused")))
+		return OCR_STATUS_PAUSED;
+	return st->started ? OCR_STATUS_RUNNING : OCR_STATUS_CREATED;
+}
+
+const char *state_status_name(enum ocr_status s)
+{
+	switch (s) {
+	case OCR_STATUS_CREATING:
+		return "creating";
+	case OCR_STATUS_CREATED:
+		return "created";
+	case OCR_STATUS_RUNNING:
+		return "running";
+	case OCR_STATUS_PAUSED:
+		return "paused";
+	case OCR_STATUS_STOPPED:
+		return "stopped";
+	default:
+		return "unknown";
+	}
+}
+
+char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pretty)
+{
+	struct passwd *pw = getpwuid(st->owner);
+	cleanup_free char *owner = pw ? xstrdup(pw->pw_name) : xasprintf("%u", (unsigned)st->owner);
+	json_t *o;
+	char *s;
+
+	o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:o,s:s,s:s}",
+		      "ociVersion", OCR_OCI_VERSION, "id", st->id,
+		      "status", state_status_name(status),
+		      "pid", (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid),
+		      "bundle", st->bundle, "rootfs", st->rootfs,
+		      "annotations", st->annotations ? json_incref(st->annotations) : json_object(),
+		      "created", st->created, "owner", owner);
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+int state_remove_dir(int rootfd, const char *id, struct ocr_error *err)
+{
+	if (rm_rf_at(rootfd, id, err) < 0)
+		return ocr_wrap(err, "remove state of `%s`", id);
+	return 0;
+}
