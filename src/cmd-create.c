@@ -1,0 +1,83 @@
+#include <errno.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "container.h"
+
+enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS };
+
+static const struct option create_opts[] = {
+	{"bundle", required_argument, NULL, 'b'},
+	{"pid-file", required_argument, NULL, OPT_PID_FILE},
+	{"console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET},
+	{"no-pivot", no_argument, NULL, OPT_NO_PIVOT},
+	{"no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING},
+	{"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
+	{"detach", no_argument, NULL, 'd'},
+	CMD_HELP_OPTION,
+	{NULL, 0, NULL, 0},
+};
+
+/* Shared by create and run: they take the same flags (-d only for run). */
+static int parse_create(const char *verb, int argc, char **argv, struct container_opts *o, bool *help,
+			struct ocr_error *err)
+{
+	bool is_run = strcmp(verb, "run") == 0;
+	int c;
+
+	while ((c = cmd_getopt(argc, argv, is_run ? "b:dh" : "b:h", create_opts, verb, err)) != -1) {
+		switch (c) {
+		case 'b': o->bundle = optarg; break;
+		case 'd':
+			if (!is_run)
+				return ocr_fail(err, EINVAL, "create: unknown option `--detach`");
+			o->detach = true;
+			break;
+		case OPT_PID_FILE: o->pid_file = optarg; break;
+		case OPT_CONSOLE_SOCKET: o->console_socket = optarg; break;
+		case OPT_NO_PIVOT: o->no_pivot = true; break;
+		case OPT_NO_NEW_KEYRING: o->no_new_keyring = true; break;
+		case OPT_PRESERVE_FDS:
+			if (cmd_parse_int(optarg, "--preserve-fds", &o->preserve_fds, err) < 0)
+				return -1;
+			break;
+		case 'h': *help = true; return 0;
+		default: return -1;
+		}
+	}
+	if (cmd_positional(argc, argv, 1, false, verb, err) < 0)
+		return -1;
+	o->id = argv[optind];
+	return 0;
+}
+
+int cmd_create(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
+{
+	struct container_opts o = {0};
+	bool help = false;
+
+	if (parse_create("create", argc, argv, &o, &help, err) < 0)
+		return -1;
+	if (help) {
+		cmd_print_help("create");
+		return 0;
+	}
+	return container_create(ctx, &o, err) < 0 ? -1 : 0;
+}
+
+int cmd_run(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
+{
+	struct container_opts o = {0};
+	bool help = false;
+	int status;
+
+	if (parse_create("run", argc, argv, &o, &help, err) < 0)
+		return -1;
+	if (help) {
+		cmd_print_help("run");
+		return 0;
+	}
+	if (container_run(ctx, &o, &status, err) < 0)
+		return -1;
+	return status;
+}

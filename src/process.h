@@ -1,0 +1,33 @@
+/* The container's user process: checks done at create (executable, cwd),
+ * and the last steps before execve (rlimits, user, capabilities,
+ * no_new_privs, seccomp). */
+#ifndef OCR_PROCESS_H
+#define OCR_PROCESS_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "log.h"
+#include "seccomp.h"
+#include "spec.h"
+
+struct process_plan {
+	const struct spec_process *p;
+	const struct ocr_log *log;
+	char *exec_path;           /* resolved at create, malloc'd */
+	struct ocr_seccomp *seccomp;
+	bool setgroups_denied;     /* single-id user namespace */
+	int preserve_fds;          /* fds 3..3+N-1 stay open */
+};
+
+/* Resolve args[0] against the process PATH inside the (pivoted) root and
+ * check cwd; errors name what is missing. */
+int process_prepare(struct process_plan *pp, struct ocr_error *err);
+/* rlimits, oom_score_adj, ioPriority, scheduler: while still privileged. */
+int process_apply_limits(const struct spec_process *p, struct ocr_error *err);
+/* User switch, capabilities, cwd, umask, no_new_privs, seccomp, execve.
+ * Returns only on failure. STATE_JSON is for a seccomp listener. */
+int process_exec(struct process_plan *pp, const char *state_json, struct ocr_error *err);
+void process_plan_clear(struct process_plan *pp);
+
+#endif

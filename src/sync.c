@@ -1,0 +1,95 @@
+#include "sync.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "utils.h"
+
+#define HDR_SIZE (4 * sizeof(int32_t))
+
+int sync_send(int fd, int type, pid_t pid, const char *payload, struct ocr_error *err)
+{
+	int32_t hdr[4] = {type, 0, pid, payload ? (int32_t)strlen(payload) : 0};
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, payload ? strlen(payload) : 0}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = payload ? 2 : 1};
+
+	if (payload && strlen(payload) > SYNC_PAYLOAD_MAX)
+		return ocr_fail(err, E2BIG, "sync message too large");
+	if (TEMP_FAILURE_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0)
+		return ocr_fail_errno(err, "send to container init");
+	return 0;
+}
+
+int sync_send_error(int fd, const struct ocr_error *e)
+{
+	int32_t hdr[4] = {SYNC_ERROR, e->err, 0, (int32_t)strlen(e->msg)};
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)e->msg, strlen(e->msg)}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+
+	return TEMP_FAILURE_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 ? -1 : 0;
+}
+
+int sync_recv(int fd, struct sync_msg *m, struct ocr_error *err)
+{
+	int32_t hdr[4];
+	ssize_t n;
+	size_t total;
+	cleanup_free char *buf = NULL;
+
+	memset(m, 0, sizeof(*m));
+	/* Peek for the record's size, then read it whole. */
+	n = TEMP_FAILURE_RETRY(recv(fd, hdr, sizeof(hdr), MSG_PEEK | MSG_TRUNC));
+	if (n < 0) {
+		if (errno == ECONNRESET)
+			return 1;
+		return ocr_fail_errno(err, "receive from container init");
+	}
+	if (n == 0)
+		return 1;
+	if ((size_t)n < HDR_SIZE || (size_t)n > HDR_SIZE + SYNC_PAYLOAD_MAX)
+		return ocr_fail(err, EPROTO, "bad sync message of %zd bytes", n);
+	total = (size_t)n;
+	buf = xmalloc(total + 1);
+	n = TEMP_FAILURE_RETRY(recv(fd, buf, total, 0));
+	if (n != (ssize_t)total)
+		return ocr_fail(err, EPROTO, "short sync message");
+	memcpy(hdr, buf, HDR_SIZE);
+	if ((size_t)hdr[3] != total - HDR_SIZE)
+		return ocr_fail(err, EPROTO, "bad sync message length");
+	m->type = hdr[0];
+	m->err = hdr[1];
+	m->pid = hdr[2];
+	m->len = (uint32_t)hdr[3];
+	m->payload = xmalloc(m->len + 1);
+	memcpy(m->payload, buf + HDR_SIZE, m->len);
+	m->payload[m->len] = '\0';
+	return 0;
+}
+
+int sync_expect(int fd, int type, struct sync_msg *m, struct ocr_error *err)
+{
+	int r = sync_recv(fd, m, err);
+
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return ocr_fail(err, EPIPE, "the other side exited");
+	if (m->type == SYNC_ERROR) {
+		ocr_fail(err, m->err, "%s", m->payload);
+		sync_msg_clear(m);
+		return -1;
+	}
+	if (m->type != type) {
+		int got = m->type;
+		sync_msg_clear(m);
+		return ocr_fail(err, EPROTO, "unexpected sync message %d (wanted %d)", got, type);
+	}
+	return 0;
+}
+
+void sync_msg_clear(struct sync_msg *m)
+{
+	free(m->payload);
+	m->payload = NULL;
+}

@@ -1,0 +1,78 @@
+#include "terminal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+
+#include "utils.h"
+
+int terminal_connect(const char *path, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ocr_fail(err, ENAMETOOLONG, "--console-socket `%s`: path too long", path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ocr_fail_errno(err, "socket");
+	if (TEMP_FAILURE_RETRY(connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0)
+		return ocr_fail_errno(err, "connect to --console-socket `%s`", path);
+	return steal_fd(&fd);
+}
+
+int terminal_setup(const struct spec_process *p, int *ret_master, struct ocr_error *err)
+{
+	cleanup_close int master = -1;
+	cleanup_close int slave = -1;
+	char name[64];
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return ocr_fail_errno(err, "open /dev/ptmx in the container (is /dev/pts mounted?)");
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return ocr_fail_errno(err, "unlock pty");
+	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return ocr_fail_errno(err, "open `%s`", name);
+	if (p->has_console_size) {
+		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
+				     .ws_col = (unsigned short)p->console_width};
+		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+			return ocr_fail_errno(err, "process.consoleSize");
+	}
+	if (setsid() < 0)
+		return ocr_fail_errno(err, "setsid");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		return ocr_fail_errno(err, "make `%s` the controlling terminal", name);
+	for (int i = 0; i <= 2; i++)
+		if (dup2(slave, i) < 0)
+			return ocr_fail_errno(err, "dup pty to fd %d", i);
+	*ret_master = steal_fd(&master);
+	return 0;
+}
+
+int terminal_send_fd(int sockfd, int master, struct ocr_error *err)
+{
+	char data[] = "/dev/ptmx";
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {data, sizeof(data) - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (TEMP_FAILURE_RETRY(sendmsg(sockfd, &mh, MSG_NOSIGNAL)) < 0)
+		return ocr_fail_errno(err, "send the pty master to --console-socket");
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* Container terminals: a pty made inside the container's devpts whose
+ * master goes to the caller (--console-socket, as runc/crun/conmon speak it:
+ * one SCM_RIGHTS message) and whose slave becomes the process's stdio and
+ * controlling terminal. */
+#ifndef OCR_TERMINAL_H
+#define OCR_TERMINAL_H
+
+#include "error.h"
+#include "spec.h"
+
+/* Connect to the console socket (done before pivot_root: it is a host
+ * path). Returns the connected fd. */
+int terminal_connect(const char *path, struct ocr_error *err);
+/* Open a pty, make its slave our stdio and controlling tty, and return
+ * the master in RET_MASTER. */
+int terminal_setup(const struct spec_process *p, int *ret_master, struct ocr_error *err);
+/* Send MASTER over SOCKFD with SCM_RIGHTS. */
+int terminal_send_fd(int sockfd, int master, struct ocr_error *err);
+
+#endif
