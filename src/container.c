@@ -233,7 +233,7 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 			sync_msg_clear(&m);
 			return 0;
 		case SYNC_ERROR:
-			rc = ocr_fail(err, m.err, "%s", m.payload);
+			rc = sync_error_to(&m, err);
 			break;
 		default:
 			rc = ocr_fail(err, EPROTO, "unexpected message %d from container init", m.type);
@@ -333,7 +333,7 @@ static int send_start(int fd, struct ocr_error *err)
 	if (r == 1)
 		return 0;
 	if (m.type == SYNC_ERROR)
-		ocr_fail(err, m.err, "%s", m.payload);
+		sync_error_to(&m, err);
 	else
 		ocr_fail(err, EPROTO, "unexpected message %d from container init", m.type);
 	sync_msg_clear(&m);

@@ -9,6 +9,7 @@ __attribute__((format(printf, 3, 0)))
 static void vset(struct ocr_error *err, int errnum, const char *fmt, va_list ap)
 {
 	err->err = errnum;
+	err->show_errno = false;
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 }
 
@@ -34,6 +35,7 @@ int ocr_fail_errno(struct ocr_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vset(err, saved, fmt, ap);
 	va_end(ap);
+	err->show_errno = true;
 	errno = saved;
 	return -1;
 }
@@ -60,9 +62,9 @@ int ocr_wrap(struct ocr_error *err, const char *fmt, ...)
 
 void ocr_error_format(const struct ocr_error *err, char *buf, size_t len)
 {
-	if (err->err != 0 && err->msg[0] != '\0')
+	if (err->show_errno && err->err != 0 && err->msg[0] != '\0')
 		snprintf(buf, len, "%s: %s", err->msg, strerror(err->err));
-	else if (err->err != 0)
+	else if (err->err != 0 && err->msg[0] == '\0')
 		snprintf(buf, len, "%s", strerror(err->err));
 	else
 		snprintf(buf, len, "%s", err->msg[0] ? err->msg : "unknown error");
@@ -71,5 +73,6 @@ void ocr_error_format(const struct ocr_error *err, char *buf, size_t len)
 void ocr_error_clear(struct ocr_error *err)
 {
 	err->err = 0;
+	err->show_errno = false;
 	err->msg[0] = '\0';
 }

@@ -4,21 +4,24 @@
 #ifndef OCR_ERROR_H
 #define OCR_ERROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define OCR_ERROR_MSG_MAX 2048
 
 struct ocr_error {
 	int err;                      /* errno value, 0 when not a system error */
+	bool show_errno;              /* append strerror(err) when printed */
 	char msg[OCR_ERROR_MSG_MAX];  /* context, without the strerror part */
 };
 
-/* Fill ERR with ERRNUM and a formatted message; always returns -1 so a
- * caller can write `return ocr_fail(err, errno, "open `%s`", path);`. */
+/* Fill ERR with ERRNUM and a complete message (ERRNUM classifies it for
+ * callers but is not printed); always returns -1. */
 int ocr_fail(struct ocr_error *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Like ocr_fail() with errno as the error number. */
+/* A failed system call: errno is kept and its text printed after the
+ * message, as in `return ocr_fail_errno(err, "open `%s`", path);`. */
 int ocr_fail_errno(struct ocr_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -23,7 +23,8 @@ int sync_send(int fd, int type, pid_t pid, const char *payload, struct ocr_error
 
 int sync_send_error(int fd, const struct ocr_error *e)
 {
-	int32_t hdr[4] = {SYNC_ERROR, e->err, 0, (int32_t)strlen(e->msg)};
+	/* the pid slot carries show_errno for an error */
+	int32_t hdr[4] = {SYNC_ERROR, e->err, e->show_errno, (int32_t)strlen(e->msg)};
 	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)e->msg, strlen(e->msg)}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 
@@ -76,7 +77,7 @@ int sync_expect(int fd, int type, struct sync_msg *m, struct ocr_error *err)
 	if (r == 1)
 		return ocr_fail(err, EPIPE, "the other side exited");
 	if (m->type == SYNC_ERROR) {
-		ocr_fail(err, m->err, "%s", m->payload);
+		sync_error_to(m, err);
 		sync_msg_clear(m);
 		return -1;
 	}
@@ -86,6 +87,13 @@ int sync_expect(int fd, int type, struct sync_msg *m, struct ocr_error *err)
 		return ocr_fail(err, EPROTO, "unexpected sync message %d (wanted %d)", got, type);
 	}
 	return 0;
+}
+
+int sync_error_to(const struct sync_msg *m, struct ocr_error *err)
+{
+	ocr_fail(err, m->err, "%s", m->payload);
+	err->show_errno = m->pid != 0;
+	return -1;
 }
 
 void sync_msg_clear(struct sync_msg *m)

@@ -38,6 +38,8 @@ int sync_send_error(int fd, const struct ocr_error *e);
 int sync_recv(int fd, struct sync_msg *m, struct ocr_error *err);
 /* Receive a message of TYPE; SYNC_ERROR turns into ERR, EOF into EPIPE. */
 int sync_expect(int fd, int type, struct sync_msg *m, struct ocr_error *err);
+/* Turn a received SYNC_ERROR into ERR; returns -1. */
+int sync_error_to(const struct sync_msg *m, struct ocr_error *err);
 void sync_msg_clear(struct sync_msg *m);
 
 #endif
