@@ -18,6 +18,7 @@
 #include "init.h"
 #include "spec.h"
 #include "state.h"
+#include "supervise.h"
 #include "sync.h"
 #include "terminal.h"
 #include "utils.h"
@@ -32,6 +33,8 @@ struct create_job {
 	bool dir_created;
 	pid_t stage1, init;
 	int sync_fd, listen_fd, console_fd;
+	int console_peer;  /* our end when we relay the pty ourselves (run -t) */
+	bool foreground;   /* run without -d: we stay and supervise */
 	struct idmap_plan *plan;
 	struct ocr_state st;
 };
@@ -53,6 +56,8 @@ static void job_free(struct create_job *j)
 		close(j->listen_fd);
 	if (j->console_fd >= 0)
 		close(j->console_fd);
+	if (j->console_peer >= 0)
+		close(j->console_peer);
 }
 
 static void reap(pid_t *pid)
@@ -105,7 +110,7 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 		return ocr_fail_errno(err, "config.json: root.path `%s`", rootfs);
 	if (stat(j->rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return ocr_fail(err, ENOTDIR, "config.json: root.path `%s` is not a directory", rootfs);
-	if (j->spec->process->terminal && j->o->console_socket == NULL)
+	if (j->spec->process->terminal && j->o->console_socket == NULL && !j->foreground)
 		return ocr_fail(err, EINVAL, "process.terminal is true: pass --console-socket "
 					     "(or set \"terminal\": false in config.json)");
 	return 0;
@@ -143,6 +148,13 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 		j->console_fd = terminal_connect(j->o->console_socket, err);
 		if (j->console_fd < 0)
 			return -1;
+	} else if (j->spec->process->terminal) {
+		/* Foreground run: the pty master comes to us and we relay it. */
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return ocr_fail_errno(err, "socketpair");
+		j->console_peer = sv[0];
+		j->console_fd = sv[1];
 	}
 	j->st.id = xstrdup(j->o->id);
 	j->st.bundle = xstrdup(j->bundle);
@@ -159,8 +171,8 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 	return 0;
 }
 
-/* Hooks that run after create (poststart, poststop) need the config
- * later; keep a copy only when there are any. */
+/* exec, poststart and poststop need the config later, and the bundle may
+ * change meanwhile: keep the copy create used. */
 static int job_save_config(struct create_job *j, struct ocr_error *err)
 {
 	cleanup_free char *data = NULL;
@@ -168,8 +180,6 @@ static int job_save_config(struct create_job *j, struct ocr_error *err)
 	cleanup_free char *dst = NULL;
 	size_t len;
 
-	if (!j->st.has_poststart && !j->st.has_poststop)
-		return 0;
 	src = xasprintf("%s/config.json", j->bundle);
 	if (read_file_at(AT_FDCWD, src, SPEC_MAX_FILE_SIZE, &data, &len, err) < 0)
 		return -1;
@@ -300,8 +310,9 @@ static int job_create(struct create_job *j, bool with_listener, struct ocr_error
 	return state_write(j->dirfd, &j->st, err);
 }
 
-#define JOB_INIT(ctx_, o_) \
-	{.ctx = (ctx_), .o = (o_), .rootfd = -1, .dirfd = -1, .sync_fd = -1, .listen_fd = -1, .console_fd = -1}
+#define JOB_INIT(ctx_, o_)                                                         \
+	{.ctx = (ctx_), .o = (o_), .rootfd = -1, .dirfd = -1, .sync_fd = -1, .listen_fd = -1, \
+	 .console_fd = -1, .console_peer = -1}
 
 int container_create(const struct ocr_ctx *ctx, const struct container_opts *o, struct ocr_error *err)
 {
@@ -356,47 +367,6 @@ static void run_poststart(const struct ocr_ctx *ctx, const struct spec *spec, co
 	}
 }
 
-static int exit_status_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
-}
-
-/* Forward every signal we may receive to the container's init until it
- * exits; SIGCHLD is the wake-up for the exit itself. */
-static int wait_forwarding(pid_t pid, const sigset_t *set)
-{
-	for (;;) {
-		siginfo_t info;
-		int status, sig;
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return exit_status_of(status);
-		if (r < 0 && errno != EINTR)
-			return 255;
-		sig = sigwaitinfo(set, &info);
-		if (sig < 0 || sig == SIGCHLD)
-			continue;
-		kill(pid, sig);
-	}
-}
-
-static void block_forwarded_signals(sigset_t *set)
-{
-	sigfillset(set);
-	/* Faults must still kill us. */
-	sigdelset(set, SIGSEGV);
-	sigdelset(set, SIGBUS);
-	sigdelset(set, SIGILL);
-	sigdelset(set, SIGFPE);
-	sigdelset(set, SIGABRT);
-	sigprocmask(SIG_BLOCK, set, NULL);
-}
-
 static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st,
 			  const char *id, struct ocr_error *err);
 
@@ -404,13 +374,20 @@ int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int
 		  struct ocr_error *err)
 {
 	struct create_job j = JOB_INIT(ctx, o);
+	cleanup_close int master = -1;
 	sigset_t set;
 	int rc;
 
 	*ret_status = 0;
+	j.foreground = !o->detach;
 	rc = job_create(&j, false, err);
 	if (rc == 0 && !o->detach)
-		block_forwarded_signals(&set);
+		supervise_block_signals(&set);
+	if (rc == 0 && j.console_peer >= 0) {
+		rc = terminal_recv_fd(j.console_peer, &master, err);
+		close(j.console_fd);
+		j.console_fd = -1;
+	}
 	if (rc == 0)
 		rc = send_start(j.sync_fd, err);
 	if (rc == 0) {
@@ -430,7 +407,7 @@ int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int
 		struct ocr_error derr = {0};
 		/* Let `state`, `kill` and `exec` in while we wait. */
 		flock(j.dirfd, LOCK_UN);
-		*ret_status = wait_forwarding(j.init, &set);
+		*ret_status = supervise(j.init, master, &set);
 		j.init = 0;
 		flock(j.dirfd, LOCK_EX);
 		if (delete_stopped(ctx, j.rootfd, j.dirfd, &j.st, o->id, &derr) < 0) {

@@ -76,3 +76,21 @@ int terminal_send_fd(int sockfd, int master, struct ocr_error *err)
 		return ocr_fail_errno(err, "send the pty master to --console-socket");
 	return 0;
 }
+
+int terminal_recv_fd(int sockfd, int *ret_fd, struct ocr_error *err)
+{
+	char data[64];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {data, sizeof(data)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+
+	if (TEMP_FAILURE_RETRY(recvmsg(sockfd, &mh, MSG_CMSG_CLOEXEC)) < 0)
+		return ocr_fail_errno(err, "receive the pty master");
+	c = CMSG_FIRSTHDR(&mh);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return ocr_fail(err, EPROTO, "no pty master received from the container");
+	memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	return 0;
+}

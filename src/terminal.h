@@ -17,4 +17,7 @@ int terminal_setup(const struct spec_process *p, int *ret_master, struct ocr_err
 /* Send MASTER over SOCKFD with SCM_RIGHTS. */
 int terminal_send_fd(int sockfd, int master, struct ocr_error *err);
 
+/* Receive a fd sent by terminal_send_fd(). */
+int terminal_recv_fd(int sockfd, int *ret_fd, struct ocr_error *err);
+
 #endif
