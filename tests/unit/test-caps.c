@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,32 +12,12 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "tap.h"
 #include "utils.h"
-
-/* ---- minimal TAP ---- */
-static int tap_count, tap_failures;
-
-__attribute__((format(printf, 2, 3))) static void tap_ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_count++;
-	if (!pass)
-		tap_failures++;
-	printf("%sok %d - ", pass ? "" : "not ", tap_count);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 
 static void skip(const char *why)
 {
-	printf("ok %d - # SKIP %s\n", ++tap_count, why);
-	fflush(stdout);
+	ok(true, "# SKIP %s", why);
 }
 
 /* ---- helpers ---- */
@@ -279,6 +258,5 @@ int main(void)
 		close(log_fd);
 		unlink(logpath);
 	}
-	printf("1..%d\n", tap_count);
-	return tap_failures ? 1 : 0;
+	return done_testing();
 }

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +13,10 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "tap.h"
 #include "utils.h"
 
 extern char **environ;
-
-/* ---- minimal TAP ---- */
-static int tap_count, tap_failures;
-
-__attribute__((format(printf, 2, 3))) static void tap_ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_count++;
-	if (!pass)
-		tap_failures++;
-	printf("%sok %d - ", pass ? "" : "not ", tap_count);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 
 static bool err_contains(const struct ocr_error *err, const char *needle)
 {
@@ -377,6 +357,5 @@ int main(int argc, char **argv)
 	test_clean_child();
 
 	rm_rf_at(AT_FDCWD, tmpdir, &err);
-	printf("1..%d\n", tap_count);
-	return tap_failures ? 1 : 0;
+	return done_testing();
 }

@@ -7,7 +7,6 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "seccomp.h"
+#include "tap.h"
 #include "utils.h"
 
 /* libseccomp's own <seccomp.h> is shadowed by src/seccomp.h under -Isrc,
@@ -30,26 +30,6 @@ struct scmp_version {
 	unsigned int major, minor, micro;
 };
 const struct scmp_version *seccomp_version(void);
-
-/* ---- minimal TAP ---- */
-static int tap_count, tap_failures;
-
-__attribute__((format(printf, 2, 3))) static void tap_ok(int pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_count++;
-	if (!pass)
-		tap_failures++;
-	printf("%sok %d - ", pass ? "" : "not ", tap_count);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 
 static void diag_err(const struct ocr_error *err)
 {
@@ -377,7 +357,7 @@ static void test_arches_and_flags(void)
 			   err_contains(&err, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
 		   "WAIT_KILLABLE_RECV is refused by name with libseccomp < 2.6");
 	else
-		printf("ok %d - # SKIP libseccomp >= 2.6 supports WAIT_KILLABLE_RECV\n", ++tap_count);
+		ok(true, "# SKIP libseccomp >= 2.6 supports WAIT_KILLABLE_RECV");
 }
 
 static void test_invalid_specs(void)
@@ -580,6 +560,5 @@ int main(void)
 	test_arches_and_flags();
 	test_invalid_specs();
 	test_notify();
-	printf("1..%d\n", tap_count);
-	return tap_failures ? 1 : 0;
+	return done_testing();
 }
