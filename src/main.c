@@ -36,6 +36,21 @@ static const struct cmd commands[] = {
 	 "  -q, --quiet        ids only\n"},
 	{"kill", cmd_kill, "kill [-a] ID [SIGNAL]", "send a signal (default TERM) to a container",
 	 "  -a, --all          every process of the container, not only its init\n"},
+	{"exec", cmd_exec, "exec [OPTIONS] ID [COMMAND [ARGS...]]", "run another process in a container",
+	 "      --process FILE        a runtime-spec process JSON (instead of COMMAND)\n"
+	 "  -t, --tty                 allocate a pty\n"
+	 "  -d, --detach              return once the process runs\n"
+	 "      --console-socket SOCK send the pty master to this unix socket\n"
+	 "      --pid-file FILE       write the process's pid to FILE\n"
+	 "      --preserve-fds N      pass N more fds (from 3)\n"
+	 "  -e, --env KEY=VALUE       set an environment variable (repeatable)\n"
+	 "      --cwd DIR             working directory in the container\n"
+	 "  -u, --user UID[:GID]      run as this user\n"
+	 "      --additional-gids GID add a supplementary group (repeatable)\n"
+	 "      --cap CAP             add a capability (repeatable)\n"
+	 "      --no-new-privs        set no_new_privs\n"
+	 "      --apparmor PROFILE    AppArmor profile\n"
+	 "      --process-label LABEL SELinux label\n"},
 	{"delete", cmd_delete, "delete [-f] ID", "delete a stopped (or created) container",
 	 "  -f, --force        kill a running container first; no error if it does not exist\n"},
 };
