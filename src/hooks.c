@@ -176,8 +176,10 @@ static int hook_wait(pid_t *pid, int in_fd, const char *data, const struct opt_i
 
 static int hook_status(int status, int exec_errno, struct ocr_error *err)
 {
-	if (exec_errno != 0)
-		return ocr_fail(err, exec_errno, "execute");
+	if (exec_errno != 0) {
+		errno = exec_errno;
+		return ocr_fail_errno(err, "execute");
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		return ocr_fail(err, 0, "exited with status %d", WEXITSTATUS(status));
 	if (WIFSIGNALED(status)) {

@@ -21,6 +21,9 @@
 #include "state.h"
 #include "utils.h"
 
+/* libseccomp returns -errno; report it like a failed system call. */
+#define fail_rc(err, rc, ...) (errno = -(rc), ocr_fail_errno((err), __VA_ARGS__))
+
 struct ocr_seccomp {
 	scmp_filter_ctx ctx;
 	bool notify;             /* some rule uses SCMP_ACT_NOTIFY */
@@ -152,7 +155,7 @@ static int add_arch(scmp_filter_ctx ctx, const char *name, struct ocr_error *err
 		return ocr_fail(err, EINVAL, "unknown architecture `%s`", name);
 	r = seccomp_arch_add(ctx, arch);
 	if (r < 0 && r != -EEXIST)
-		return ocr_fail(err, -r, "add architecture `%s`", name);
+		return fail_rc(err, r, "add architecture `%s`", name);
 	return 0;
 }
 
@@ -179,7 +182,7 @@ static int set_flag(scmp_filter_ctx ctx, const char *flag, struct ocr_error *err
 		return ocr_fail(err, EINVAL, "unknown flag `%s`", flag);
 	r = seccomp_attr_set(ctx, attr, 1);
 	if (r < 0)
-		return ocr_fail(err, -r, "flag `%s`", flag);
+		return fail_rc(err, r, "flag `%s`", flag);
 	return 0;
 }
 
@@ -247,7 +250,7 @@ static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
 			r = seccomp_rule_add_array(s->ctx, act, nr, (unsigned)sc->n_args,
 						   sc->n_args ? conds : NULL);
 		if (r < 0)
-			return ocr_fail(err, -r, "%s: add rule for syscall `%s`", what, name);
+			return fail_rc(err, r, "%s: add rule for syscall `%s`", what, name);
 		if (sc->action == SPEC_SCMP_NOTIFY)
 			s->notify = true;
 	}
@@ -269,14 +272,14 @@ static int seccomp_build(struct ocr_seccomp *s, const struct spec_seccomp *sc,
 		return ocr_fail(err, EINVAL, "defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
 	s->ctx = seccomp_init(def_act);
 	if (s->ctx == NULL)
-		return ocr_fail(err, EINVAL, "defaultAction: seccomp_init(%s) failed",
+		return ocr_fail(err, EINVAL, "defaultAction: %s is not supported here (seccomp_init failed)",
 				action_name(sc->default_action));
 	/* Real errno values from seccomp_load() instead of ECANCELED. */
 	(void)seccomp_attr_set(s->ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	/* no_new_privs is set by the runtime per process.noNewPrivileges. */
 	r = seccomp_attr_set(s->ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
-		return ocr_fail(err, -r, "clear the no_new_privs attribute");
+		return fail_rc(err, r, "clear the no_new_privs attribute");
 	for (size_t i = 0; i < sc->n_architectures; i++)
 		if (add_arch(s->ctx, sc->architectures[i], err) < 0)
 			return ocr_wrap(err, "architectures[%zu]", i);
@@ -369,7 +372,7 @@ static int listener_connect(const char *path, struct ocr_error *err)
 	cleanup_close int fd = -1;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
-		return ocr_fail(err, ENAMETOOLONG, "seccomp listener `%s`", path);
+		return ocr_fail(err, ENAMETOOLONG, "seccomp listener path `%s` is too long", path);
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -386,7 +389,7 @@ static int listener_connect(const char *path, struct ocr_error *err)
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) < 0)
 			return ocr_fail_errno(err, "connect to seccomp listener `%s`", path);
 		if (so_err != 0)
-			return ocr_fail(err, so_err, "connect to seccomp listener `%s`", path);
+			return fail_rc(err, -so_err, "connect to seccomp listener `%s`", path);
 	}
 	return steal_fd(&fd);
 }
@@ -444,15 +447,15 @@ int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
 	r = seccomp_load(s->ctx);
 	if (r < 0) {
 		if (r == -EACCES)
-			return ocr_fail(err, EACCES, "load the seccomp filter (no_new_privs is "
-						     "not set and CAP_SYS_ADMIN is missing)");
-		return ocr_fail(err, -r, "load the seccomp filter");
+			return fail_rc(err, r, "load the seccomp filter (no_new_privs is not set "
+					       "and CAP_SYS_ADMIN is missing)");
+		return fail_rc(err, r, "load the seccomp filter");
 	}
 	if (!s->notify)
 		return 0;
 	nfd = seccomp_notify_fd(s->ctx);
 	if (nfd < 0)
-		return ocr_fail(err, -nfd, "get the seccomp listener fd");
+		return fail_rc(err, nfd, "get the seccomp listener fd");
 	r = send_with_fd(sock, nfd, msg, strlen(msg));
 	if (r < 0)
 		ocr_fail_errno(err, "send the seccomp fd to `%s`", s->listener_path);

@@ -208,7 +208,8 @@ static void test_signal_and_exec_error(void)
 		   err_contains(&err, "killed by signal SIGKILL"),
 	   "a hook killed by a signal fails naming the signal");
 	ok(hooks_run(SPEC_HOOK_POSTSTART, &missing, 1, state_json, NULL, &err) < 0 &&
-		   err.err == ENOENT && err_contains(&err, "/nonexistent/hook"),
+		   err.err == ENOENT && err_contains(&err, "/nonexistent/hook") &&
+		   err_contains(&err, "execute: No such file or directory"),
 	   "a hook that cannot be executed fails with the exec errno");
 }
 
