@@ -304,9 +304,11 @@ int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
 {
 	struct ocr_seccomp *s = xcalloc(1, sizeof(*s));
 
+	/* Messages name the field below linux.seccomp ("syscalls[3]: ...");
+	 * the caller adds "linux.seccomp". */
 	if (seccomp_build(s, seccomp, log, err) < 0) {
 		ocr_seccomp_free(s);
-		return ocr_wrap(err, "linux.seccomp");
+		return -1;
 	}
 	if (s->notify) {
 		s->listener_path = xstrdup(seccomp->listener_path);
