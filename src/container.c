@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "hooks.h"
 #include "idmap.h"
 #include "init.h"
@@ -36,6 +37,7 @@ struct create_job {
 	int console_peer;  /* our end when we relay the pty ourselves (run -t) */
 	bool foreground;   /* run without -d: we stay and supervise */
 	struct idmap_plan *plan;
+	struct ocr_cgroup *cg;
 	struct ocr_state st;
 };
 
@@ -46,6 +48,7 @@ static void job_free(struct create_job *j)
 	free(j->bundle);
 	free(j->rootfs);
 	free(j->plan);
+	cgroup_free(j->cg);
 	state_clear(&j->st);
 	for (int *fd = &j->rootfd; fd <= &j->dirfd; fd++)
 		if (*fd >= 0)
@@ -75,6 +78,8 @@ static void job_abort(struct create_job *j)
 
 	reap(&j->init);
 	reap(&j->stage1);
+	if (j->cg)
+		cgroup_destroy(j->cg, &ignored);
 	if (j->dir_created)
 		state_remove_dir(j->rootfd, j->o->id, &ignored);
 	j->dir_created = false;
@@ -222,7 +227,11 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 			return ocr_fail(err, EPIPE, "container init exited before it was ready");
 		switch (m.type) {
 		case SYNC_MAP_REQUEST:
+			/* stage1 has not unshared the cgroup namespace yet: placing
+			 * it now roots that namespace at the container's cgroup. */
 			if (j->plan->new_userns && idmap_apply(j->ctx, m.pid, j->plan, err) < 0)
+				rc = -1;
+			else if (cgroup_create(j->ctx, j->o->id, j->spec, m.pid, j->st.extra, &j->cg, err) < 0)
 				rc = -1;
 			else
 				rc = sync_send(j->sync_fd, SYNC_MAP_DONE, 0, NULL, err);
@@ -629,8 +638,20 @@ static bool own_pidns(pid_t pid)
 /* Without a pid namespace of its own (and, until cgroups, without a
  * cgroup) the container's other processes cannot be told from the host's:
  * only its init is signalled. */
-static int kill_container(const struct ocr_state *st, int sig, bool all, struct ocr_error *err)
+static int kill_container(const struct ocr_ctx *ctx, const struct ocr_state *st, int sig, bool all,
+			  struct ocr_error *err)
 {
+	if (all) {
+		struct ocr_cgroup *cg = NULL;
+		int rc = 1;
+		if (cgroup_load(ctx, st->id, st->extra, &cg, err) < 0)
+			return -1;
+		if (cgroup_enabled(cg))
+			rc = cgroup_kill(cg, sig, err);
+		cgroup_free(cg);
+		if (rc <= 0)
+			return rc;
+	}
 	if (all && own_pidns(st->pid))
 		return signal_all(st->pid, sig, err);
 	if (kill(st->pid, sig) < 0)
@@ -647,7 +668,7 @@ int container_kill(const struct ocr_ctx *ctx, const char *id, int sig, bool all,
 		if (op.status == OCR_STATUS_STOPPED)
 			ocr_fail(err, ESRCH, "container is not running");
 		else
-			rc = kill_container(&op.st, sig, all, err);
+			rc = kill_container(ctx, &op.st, sig, all, err);
 	}
 	if (rc < 0)
 		ocr_wrap(err, "kill container `%s`", id);
@@ -674,6 +695,15 @@ static int wait_gone(const struct ocr_state *st, int timeout_ms, struct ocr_erro
 static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st,
 			  const char *id, struct ocr_error *err)
 {
+	struct ocr_cgroup *cg = NULL;
+
+	if (cgroup_load(ctx, id, st->extra, &cg, err) < 0)
+		return -1;
+	if (cgroup_destroy(cg, err) < 0) {
+		cgroup_free(cg);
+		return -1;
+	}
+	cgroup_free(cg);
 	if (st->has_poststop) {
 		struct spec *spec = load_saved_config(dirfd, err);
 		struct ocr_error herr = {0};
@@ -709,7 +739,7 @@ int container_delete(const struct ocr_ctx *ctx, const char *id, bool force, stru
 	}
 	if (op.status != OCR_STATUS_STOPPED) {
 		/* SIGKILL to a pid namespace's init takes the whole namespace. */
-		if (kill_container(&op.st, SIGKILL, false, err) < 0 && err->err != ESRCH)
+		if (kill_container(ctx, &op.st, SIGKILL, true, err) < 0 && err->err != ESRCH)
 			goto out;
 		if (wait_gone(&op.st, 10000, err) < 0)
 			goto out;

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "process.h"
 #include "spec.h"
 #include "state.h"
@@ -37,6 +38,7 @@ struct exec_job {
 	struct spec_process proc;     /* shallow copy of the container's, patched */
 	struct spec_caps caps;        /* proc.caps with --cap added */
 	void *proc_arena;             /* when from --process */
+	json_t *extra;                /* state's "extra": the cgroup record */
 	char **env, **caps_b, **caps_e, **caps_p, **caps_a;
 	uint32_t *gids;
 	int sync_fd, console_fd, console_peer;
@@ -47,6 +49,7 @@ static void exec_job_free(struct exec_job *j)
 {
 	if (j->spec)
 		spec_free(j->spec);
+	json_decref(j->extra);
 	if (j->proc_arena)
 		spec_arena_free(j->proc_arena);
 	free(j->env);
@@ -253,6 +256,14 @@ __attribute__((noreturn)) static void exec_stage(const struct exec_child *c)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	{
+		/* Into the container's cgroup before anything runs. */
+		struct sync_msg m;
+		if (sync_send(c->sync_fd, SYNC_MAP_REQUEST, getpid(), NULL, &err) < 0 ||
+		    sync_expect(c->sync_fd, SYNC_MAP_DONE, &m, &err) < 0)
+			goto fail;
+		sync_msg_clear(&m);
+	}
 	if (join_container(c->target, &err) < 0)
 		goto fail;
 	pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -290,6 +301,7 @@ static int open_target(const struct ocr_ctx *ctx, const char *id, struct exec_jo
 		return -1;
 	status = state_status(&st);
 	*ret_pid = st.pid;
+	j->extra = json_incref(st.extra);
 	state_clear(&st);
 	if (status != OCR_STATUS_RUNNING && status != OCR_STATUS_CREATED)
 		return ocr_fail(err, EINVAL, "container is %s", state_status_name(status));
@@ -338,6 +350,18 @@ static int spawn(const struct ocr_ctx *ctx, struct exec_job *j, const struct exe
 	}
 	close(sv[1]);
 	j->sync_fd = sv[0];
+	if (sync_expect(j->sync_fd, SYNC_MAP_REQUEST, &m, err) < 0)
+		return -1;
+	sync_msg_clear(&m);
+	{
+		struct ocr_cgroup *cg = NULL;
+		int rc = cgroup_load(ctx, o->id, j->extra, &cg, err);
+		if (rc == 0)
+			rc = cgroup_enter(cg, j->stage, err);
+		cgroup_free(cg);
+		if (rc < 0 || sync_send(j->sync_fd, SYNC_MAP_DONE, 0, NULL, err) < 0)
+			return -1;
+	}
 	if (sync_expect(j->sync_fd, SYNC_PID, &m, err) < 0)
 		return -1;
 	j->pid = m.pid;
