@@ -467,8 +467,12 @@ static void test_notify(void)
 	char path[100];
 	struct spec_seccomp_syscall sc[] = {{.names = names_getppid, .n_names = 1,
 					     .action = SPEC_SCMP_NOTIFY}};
+	/* TSYNC with a listener needs TSYNC_ESRCH (Linux 5.7), which
+	 * libseccomp adds itself */
+	char *tsync[] = {"SECCOMP_FILTER_FLAG_TSYNC"};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = 1,
-				 .listener_path = path, .listener_metadata = "hello-meta"};
+				 .flags = tsync, .n_flags = 1, .listener_path = path,
+				 .listener_metadata = "hello-meta"};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	cleanup_free char *json = NULL;
 	struct ocr_seccomp *f = NULL;
