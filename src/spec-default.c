@@ -20,10 +20,12 @@ static const struct default_mount default_mounts[] = {
 	{ "/dev", "tmpfs", "tmpfs", { "nosuid", "strictatime", "mode=755", "size=65536k", NULL } },
 	{ "/dev/pts", "devpts", "devpts",
 	  { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL } },
-	{ "/dev/shm", "tmpfs", "shm", { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL } },
+	{ "/dev/shm", "tmpfs", "shm",
+	  { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL } },
 	{ "/dev/mqueue", "mqueue", "mqueue", { "nosuid", "noexec", "nodev", NULL } },
 	{ "/sys", "sysfs", "sysfs", { "nosuid", "noexec", "nodev", "ro", NULL } },
-	{ "/sys/fs/cgroup", "cgroup", "cgroup", { "nosuid", "noexec", "nodev", "relatime", "ro", NULL } },
+	{ "/sys/fs/cgroup", "cgroup", "cgroup",
+	  { "nosuid", "noexec", "nodev", "relatime", "ro", NULL } },
 };
 
 /* Without its own network namespace a user namespace may not mount sysfs
@@ -135,7 +137,8 @@ fail:
 
 static json_t *idmap_json(unsigned id)
 {
-	return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id, "size", 1);
+	return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id, "size",
+			 1);
 }
 
 static json_t *default_linux(bool rootless, uid_t uid, gid_t gid)
@@ -169,7 +172,6 @@ static json_t *default_linux(bool rootless, uid_t uid, gid_t gid)
 char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
 {
 	json_auto_t *spec = NULL;
-	cleanup_free char *text = NULL;
 
 	spec = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}",
 			 "ociVersion", "1.2.0",
@@ -180,9 +182,7 @@ char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
 			 "linux", default_linux(rootless, uid, gid));
 	if (spec == NULL)
 		return NULL;
-	/* runc indents with tabs; jansson can only indent with spaces. */
-	text = json_dumps(spec, JSON_INDENT(4));
-	if (text == NULL)
-		return NULL;
-	return xasprintf("%s\n", text);
+	/* runc indents with tabs; jansson can only indent with spaces. No
+	 * trailing newline, as runc: the writer adds it. */
+	return json_dumps(spec, JSON_INDENT(4));
 }

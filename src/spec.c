@@ -342,9 +342,9 @@ static int spec_fail(struct pctx *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (c->len == 0)
-		ocr_fail(c->err, 0, "%s: %s", c->origin, msg);
+		ocr_fail(c->err, EINVAL, "%s: %s", c->origin, msg);
 	else
-		ocr_fail(c->err, 0, "%s: %s: %s", c->origin, c->path, msg);
+		ocr_fail(c->err, EINVAL, "%s: %s: %s", c->origin, c->path, msg);
 	return -1; /* visibly, so the compiler sees outputs set on 0 */
 }
 
@@ -372,12 +372,32 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
+/* True when TOKEN (LEN bytes, a JSON number) is a plain integer above
+ * INT64_MAX that still fits a uint64. */
+static bool big_unsigned(const char *token, size_t len)
+{
+	char digits[24];
+	unsigned long long u;
+	size_t i;
+
+	if (len < 19 || len >= sizeof(digits))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!is_digit(token[i]))
+			return false;
+	memcpy(digits, token, len);
+	digits[len] = '\0';
+	errno = 0;
+	u = strtoull(digits, NULL, 10);
+	return errno == 0 && u > INT64_MAX;
+}
+
 static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 {
 	/* Each rewritten token has at least 19 digits and grows by 8. */
 	cleanup_free char *out = xmalloc(len + len / 2 + 16);
 	bool in_string = false;
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, rewritten = 0;
 
 	while (i < len) {
 		char ch = buf[i];
@@ -390,28 +410,24 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 			else if (ch == '"')
 				in_string = false;
 			out[o++] = buf[i++];
-		} else if (is_digit(ch)) {
+		} else if (is_digit(ch) || ch == '-') {
+			/* The whole number token, so that the digits of a
+			 * negative number or an exponent are left alone. */
 			size_t j = i;
-			char digits[32];
-			unsigned long long u;
-			char *end;
 
-			while (j < len && is_digit(buf[j]))
+			while (j < len && buf[j] != '\0' &&
+			       (is_digit(buf[j]) || strchr("+-.eE", buf[j]) != NULL))
 				j++;
-			if (j - i >= 19 && j - i < sizeof(digits) &&
-			    (j == len || strchr(".eE", buf[j]) == NULL)) {
-				memcpy(digits, buf + i, j - i);
-				digits[j - i] = '\0';
-				errno = 0;
-				u = strtoull(digits, &end, 10);
-				if (errno == 0 && u > INT64_MAX) {
-					o += (size_t)sprintf(out + o, "\"" BIG_MARK "%s\"", digits);
-					i = j;
-					continue;
-				}
+			if (big_unsigned(buf + i, j - i)) {
+				memcpy(out + o, "\"" BIG_MARK, 7);
+				memcpy(out + o + 7, buf + i, j - i);
+				o += 7 + (j - i);
+				out[o++] = '"';
+				rewritten++;
+			} else {
+				memcpy(out + o, buf + i, j - i);
+				o += j - i;
 			}
-			memcpy(out + o, buf + i, j - i);
-			o += j - i;
 			i = j;
 		} else {
 			if (ch == '"')
@@ -419,6 +435,8 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 			out[o++] = buf[i++];
 		}
 	}
+	if (rewritten == 0)
+		return NULL; /* the overflow was something else: report it */
 	*ret_len = o;
 	return steal_pointer(&out);
 }
@@ -439,7 +457,7 @@ static int syntax_error(const json_error_t *e, const char *origin,
 		for (p = line_start; (p = strstr(p, BIG_MARK)) != NULL && p < stop; p++)
 			column -= 8;
 	}
-	return ocr_fail(err, 0, "%s: line %d column %d: %s", origin, e->line,
+	return ocr_fail(err, EINVAL, "%s: line %d column %d: %s", origin, e->line,
 			column, e->text);
 }
 
@@ -464,7 +482,7 @@ static int load_json(const char *buf, size_t len, const char *origin,
 		return syntax_error(&e, origin, NULL, err);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return ocr_fail(err, 0, "%s: expected an object at the top level", origin);
+		return ocr_fail(err, EINVAL, "%s: expected an object at the top level", origin);
 	}
 	*ret = j;
 	return 0;
@@ -736,7 +754,8 @@ static int val_idmaps(struct pctx *c, json_t *v, struct spec_idmap **ret, size_t
 		if (AT_INDEX(c, i, parse_fields(c, e, &m[i], fields, ARRAY_SIZE(fields))) < 0)
 			return -1;
 		if (m[i].size == 0)
-			return AT(c, path_push(c, "[%zu].size", i), spec_fail(c, "must be greater than 0"));
+			return AT(c, path_push(c, "[%zu].size", i),
+				  spec_fail(c, "must be greater than 0"));
 		if (m[i].container_id > UINT32_MAX - (m[i].size - 1) ||
 		    m[i].host_id > UINT32_MAX - (m[i].size - 1))
 			return AT_INDEX(c, i, spec_fail(c, "range goes past 4294967295"));
@@ -801,12 +820,11 @@ static int parse_caps(struct pctx *c, json_t *v, struct spec_caps **ret)
 	if (val_object(c, v) < 0)
 		return -1;
 	caps = arena_alloc(c->arena, sizeof(*caps));
-	if (MEMBER(c, v, "bounding", false, val_strv, check_cap, &caps->bounding, &caps->n_bounding) < 0 ||
-	    MEMBER(c, v, "effective", false, val_strv, check_cap, &caps->effective, &caps->n_effective) < 0 ||
-	    MEMBER(c, v, "inheritable", false, val_strv, check_cap, &caps->inheritable, &caps->n_inheritable) < 0 ||
-	    MEMBER(c, v, "permitted", false, val_strv, check_cap, &caps->permitted, &caps->n_permitted) < 0 ||
-	    MEMBER(c, v, "ambient", false, val_strv, check_cap, &caps->ambient, &caps->n_ambient) < 0)
+#define CAP_SET(name) MEMBER(c, v, #name, false, val_strv, check_cap, &caps->name, &caps->n_##name)
+	if (CAP_SET(bounding) < 0 || CAP_SET(effective) < 0 || CAP_SET(inheritable) < 0 ||
+	    CAP_SET(permitted) < 0 || CAP_SET(ambient) < 0)
 		return -1;
+#undef CAP_SET
 	*ret = caps;
 	return 0;
 }
@@ -873,8 +891,10 @@ static int val_sched_flags(struct pctx *c, json_t *v, uint64_t *ret)
 	if (val_array(c, v, SPEC_MAX_ARRAY, &n) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (AT_INDEX(c, i, val_enum(c, json_array_get(v, i), sched_flag_names,
-					    ARRAY_SIZE(sched_flag_names), "scheduler flag", &flag)) < 0)
+		json_t *e = json_array_get(v, i);
+
+		if (AT_INDEX(c, i, val_enum(c, e, sched_flag_names, ARRAY_SIZE(sched_flag_names),
+					    "scheduler flag", &flag)) < 0)
 			return -1;
 		*ret |= (uint64_t)flag;
 	}
@@ -884,8 +904,10 @@ static int val_sched_flags(struct pctx *c, json_t *v, uint64_t *ret)
 static int parse_scheduler(struct pctx *c, json_t *v, struct spec_scheduler *s)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_scheduler, "nice", F_INT, nice, false, INT32_MIN, INT32_MAX),
-		FIELD(struct spec_scheduler, "priority", F_INT, priority, false, INT32_MIN, INT32_MAX),
+#define I32(key, m) FIELD(struct spec_scheduler, key, F_INT, m, false, INT32_MIN, INT32_MAX)
+		I32("nice", nice),
+		I32("priority", priority),
+#undef I32
 		FIELD(struct spec_scheduler, "runtime", F_U64, runtime, false, 0, UINT64_MAX),
 		FIELD(struct spec_scheduler, "deadline", F_U64, deadline, false, 0, UINT64_MAX),
 		FIELD(struct spec_scheduler, "period", F_U64, period, false, 0, UINT64_MAX),
@@ -915,10 +937,12 @@ static int parse_process(struct pctx *c, json_t *v, struct spec_process *p)
 {
 	static const struct field fields[] = {
 		FIELD(struct spec_process, "terminal", F_BOOL, terminal, false, 0, 0),
-		FIELD(struct spec_process, "noNewPrivileges", F_BOOL, no_new_privileges, false, 0, 0),
+		FIELD(struct spec_process, "noNewPrivileges", F_BOOL, no_new_privileges, false, 0,
+		      0),
 		FIELD(struct spec_process, "apparmorProfile", F_STR, apparmor_profile, false, 0, 0),
 		FIELD(struct spec_process, "selinuxLabel", F_STR, selinux_label, false, 0, 0),
-		FIELD(struct spec_process, "oomScoreAdj", F_OPT_I64, oom_score_adj, false, -1000, 1000),
+		FIELD(struct spec_process, "oomScoreAdj", F_OPT_I64, oom_score_adj, false, -1000,
+		      1000),
 	};
 	static const struct field console_fields[] = {
 		FIELD(struct spec_process, "height", F_U32, console_height, true, 0, UINT32_MAX),
@@ -953,8 +977,10 @@ static int parse_mount(struct pctx *c, json_t *v, struct spec_mount *m)
 	if (parse_fields(c, v, m, fields, ARRAY_SIZE(fields)) < 0 ||
 	    MEMBER(c, v, "destination", true, val_abs_path, &m->destination) < 0 ||
 	    MEMBER(c, v, "options", false, val_strv, NULL, &m->options, &m->n_options) < 0 ||
-	    MEMBER(c, v, "uidMappings", false, val_idmaps, &m->uid_mappings, &m->n_uid_mappings) < 0 ||
-	    MEMBER(c, v, "gidMappings", false, val_idmaps, &m->gid_mappings, &m->n_gid_mappings) < 0)
+	    MEMBER(c, v, "uidMappings", false, val_idmaps, &m->uid_mappings,
+		   &m->n_uid_mappings) < 0 ||
+	    MEMBER(c, v, "gidMappings", false, val_idmaps, &m->gid_mappings,
+		   &m->n_gid_mappings) < 0)
 		return -1;
 	return 0;
 }
@@ -1163,7 +1189,7 @@ static int parse_device_rule(struct pctx *c, json_t *v, struct spec_device_rule 
 	    MEMBER(c, v, "type", false, val_char, "acb", 'a', "device rule type", &r->type) < 0)
 		return -1;
 	if (r->access != NULL && r->access[strspn(r->access, "rwm")] != '\0')
-		return AT_KEY(c, "access", spec_fail(c, "`%.200s` is not a combination of r, w and m",
+		return AT_KEY(c, "access", spec_fail(c, "`%.200s` is not a combination of r, w, m",
 						     r->access));
 	return 0;
 }
@@ -1173,7 +1199,8 @@ DEFINE_ARRAY_PARSER(parse_device_rules, struct spec_device_rule, parse_device_ru
 static int parse_memory(struct pctx *c, json_t *v, struct spec_resources *r)
 {
 	static const struct field fields[] = {
-#define MEM(key, kind, m) FIELD(struct spec_resources, key, kind, memory.m, false, INT64_MIN, INT64_MAX)
+#define MEM(key, kind, m)                                                                          \
+	FIELD(struct spec_resources, key, kind, memory.m, false, INT64_MIN, INT64_MAX)
 		MEM("limit", F_OPT_I64, limit),
 		MEM("reservation", F_OPT_I64, reservation),
 		MEM("swap", F_OPT_I64, swap),
@@ -1182,7 +1209,8 @@ static int parse_memory(struct pctx *c, json_t *v, struct spec_resources *r)
 		MEM("disableOOMKiller", F_BOOL, disable_oom_killer),
 		MEM("checkBeforeUpdate", F_BOOL, check_before_update),
 #undef MEM
-		FIELD(struct spec_resources, "swappiness", F_OPT_U64, memory.swappiness, false, 0, UINT64_MAX),
+		FIELD(struct spec_resources, "swappiness", F_OPT_U64, memory.swappiness, false, 0,
+		      UINT64_MAX),
 	};
 	bool use_hierarchy = false;
 
@@ -1219,9 +1247,10 @@ static int parse_weight_device(struct pctx *c, json_t *v, struct spec_blkio_weig
 	static const struct field fields[] = {
 		FIELD(struct spec_blkio_weight_device, "major", F_I64, major, true, 0, UINT32_MAX),
 		FIELD(struct spec_blkio_weight_device, "minor", F_I64, minor, true, 0, UINT32_MAX),
-		FIELD(struct spec_blkio_weight_device, "weight", F_OPT_U64, weight, false, 0, UINT16_MAX),
-		FIELD(struct spec_blkio_weight_device, "leafWeight", F_OPT_U64, leaf_weight, false, 0,
-		      UINT16_MAX),
+#define W(key, m) FIELD(struct spec_blkio_weight_device, key, F_OPT_U64, m, false, 0, UINT16_MAX)
+		W("weight", weight),
+		W("leafWeight", leaf_weight),
+#undef W
 	};
 
 	return parse_fields(c, v, w, fields, ARRAY_SIZE(fields));
@@ -1244,9 +1273,10 @@ DEFINE_ARRAY_PARSER(parse_throttles, struct spec_blkio_throttle, parse_throttle)
 static int parse_block_io(struct pctx *c, json_t *v, struct spec_resources *r)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_resources, "weight", F_OPT_U64, block_io.weight, false, 0, UINT16_MAX),
-		FIELD(struct spec_resources, "leafWeight", F_OPT_U64, block_io.leaf_weight, false, 0,
-		      UINT16_MAX),
+#define W(key, m) FIELD(struct spec_resources, key, F_OPT_U64, block_io.m, false, 0, UINT16_MAX)
+		W("weight", weight),
+		W("leafWeight", leaf_weight),
+#undef W
 	};
 	typeof(r->block_io) *b = &r->block_io;
 
@@ -1299,7 +1329,8 @@ DEFINE_ARRAY_PARSER(parse_net_priorities, struct net_priority, parse_net_priorit
 static int parse_network(struct pctx *c, json_t *v, struct spec_resources *r)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_resources, "classID", F_OPT_U64, network.class_id, false, 0, UINT32_MAX),
+		FIELD(struct spec_resources, "classID", F_OPT_U64, network.class_id, false, 0,
+		      UINT32_MAX),
 	};
 	struct net_priority *prio;
 	size_t n_prio;
@@ -1319,7 +1350,8 @@ static int parse_resources(struct pctx *c, json_t *v, struct spec_resources **re
 	    MEMBER(c, v, "devices", false, parse_device_rules, &r->devices, &r->n_devices) < 0 ||
 	    MEMBER(c, v, "memory", false, parse_memory, r) < 0 ||
 	    MEMBER(c, v, "cpu", false, parse_fields, r, cpu_fields, ARRAY_SIZE(cpu_fields)) < 0 ||
-	    MEMBER(c, v, "pids", false, parse_fields, r, pids_fields, ARRAY_SIZE(pids_fields)) < 0 ||
+	    MEMBER(c, v, "pids", false, parse_fields, r, pids_fields,
+		   ARRAY_SIZE(pids_fields)) < 0 ||
 	    MEMBER(c, v, "blockIO", false, parse_block_io, r) < 0 ||
 	    MEMBER(c, v, "hugepageLimits", false, parse_hugepage_limits, &r->hugepage_limits,
 		   &r->n_hugepage_limits) < 0 ||
@@ -1367,7 +1399,8 @@ static int val_seccomp_action(struct pctx *c, json_t *v, enum spec_seccomp_actio
 static int parse_syscall(struct pctx *c, json_t *v, struct spec_seccomp_syscall *s)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_seccomp_syscall, "errnoRet", F_OPT_U64, errno_ret, false, 0, UINT32_MAX),
+		FIELD(struct spec_seccomp_syscall, "errnoRet", F_OPT_U64, errno_ret, false, 0,
+		      UINT32_MAX),
 	};
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
@@ -1383,10 +1416,11 @@ DEFINE_ARRAY_PARSER(parse_syscalls, struct spec_seccomp_syscall, parse_syscall)
 static int parse_seccomp(struct pctx *c, json_t *v, struct spec_seccomp **ret)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_seccomp, "defaultErrnoRet", F_OPT_U64, default_errno_ret, false, 0,
-		      UINT32_MAX),
+		FIELD(struct spec_seccomp, "defaultErrnoRet", F_OPT_U64, default_errno_ret, false,
+		      0, UINT32_MAX),
 		FIELD(struct spec_seccomp, "listenerPath", F_STR, listener_path, false, 0, 0),
-		FIELD(struct spec_seccomp, "listenerMetadata", F_STR, listener_metadata, false, 0, 0),
+		FIELD(struct spec_seccomp, "listenerMetadata", F_STR, listener_metadata, false, 0,
+		      0),
 	};
 	struct spec_seccomp *s = arena_alloc(c->arena, sizeof(*s));
 
@@ -1445,9 +1479,12 @@ static int parse_linux(struct pctx *c, json_t *v, struct spec_linux **ret)
 	struct spec_linux *l = arena_alloc(c->arena, sizeof(*l));
 
 	if (parse_fields(c, v, l, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "namespaces", false, parse_namespaces, &l->namespaces, &l->n_namespaces) < 0 ||
-	    MEMBER(c, v, "uidMappings", false, val_idmaps, &l->uid_mappings, &l->n_uid_mappings) < 0 ||
-	    MEMBER(c, v, "gidMappings", false, val_idmaps, &l->gid_mappings, &l->n_gid_mappings) < 0 ||
+	    MEMBER(c, v, "namespaces", false, parse_namespaces, &l->namespaces,
+		   &l->n_namespaces) < 0 ||
+	    MEMBER(c, v, "uidMappings", false, val_idmaps, &l->uid_mappings,
+		   &l->n_uid_mappings) < 0 ||
+	    MEMBER(c, v, "gidMappings", false, val_idmaps, &l->gid_mappings,
+		   &l->n_gid_mappings) < 0 ||
 	    MEMBER(c, v, "timeOffsets", false, parse_time_offsets, l) < 0 ||
 	    MEMBER(c, v, "devices", false, parse_devices, &l->devices, &l->n_devices) < 0 ||
 	    MEMBER(c, v, "resources", false, parse_resources, &l->resources) < 0 ||
@@ -1483,7 +1520,8 @@ static int parse_spec(struct pctx *c, json_t *v, struct spec *s)
 	};
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "root", false, parse_fields, s, root_fields, ARRAY_SIZE(root_fields)) < 0 ||
+	    MEMBER(c, v, "root", false, parse_fields, s, root_fields,
+		   ARRAY_SIZE(root_fields)) < 0 ||
 	    MEMBER(c, v, "mounts", false, parse_mounts, &s->mounts, &s->n_mounts) < 0 ||
 	    MEMBER(c, v, "process", false, parse_process_alloc, &s->process) < 0 ||
 	    MEMBER(c, v, "hooks", false, parse_hooks, &s->hooks) < 0 ||
@@ -1524,7 +1562,7 @@ int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 		return ocr_fail_errno(err, "bundle `%s`", bundle);
 	if (read_file_at(dirfd, "config.json", SPEC_MAX_FILE_SIZE, &buf, &len, err) < 0) {
 		if (err != NULL && err->err == EFBIG)
-			return ocr_fail(err, 0, "config.json: file is larger than %u MiB",
+			return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
 					SPEC_MAX_FILE_SIZE / (1024u * 1024u));
 		return ocr_wrap(err, "bundle `%s`", bundle);
 	}

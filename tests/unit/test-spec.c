@@ -373,7 +373,7 @@ static struct spec *parse_default(bool rootless, const char *what)
 		return NULL;
 	ok(str_has_prefix(text, "{\n    \"ociVersion\": \"1.2.0\",\n    \"process\": {\n"),
 	   "%s: 4-space indent, runc's key order", what);
-	ok(text[strlen(text) - 1] == '\n', "%s: ends with a newline", what);
+	ok(text[strlen(text) - 1] == '}', "%s: ends with the closing brace, no newline", what);
 	if (!ok(spec_parse(text, strlen(text), "config.json", &s, &err) == 0, "%s parses", what))
 		diag("error: %s", err.msg);
 	free(text);
@@ -577,7 +577,7 @@ static void test_errors_linux(void)
 static void test_errors_resources(void)
 {
 	parse_fails(RES("'devices': [{'allow': true, 'access': 'rwx'}]"),
-		    "config.json: linux.resources.devices[0].access: `rwx` is not a combination of r, w and m");
+		    "config.json: linux.resources.devices[0].access: `rwx` is not a combination of r, w, m");
 	parse_fails(RES("'devices': [{'access': 'r'}]"),
 		    "config.json: linux.resources.devices[0].allow: required field is missing");
 	parse_fails(RES("'devices': [{'allow': true, 'type': 'u'}]"),
@@ -659,6 +659,12 @@ static void test_syntax(void)
 		    "config.json: hostname: expected a string");
 	parse_fails("{" V ", 'process': {'oomScoreAdj': 9999999999999999999}}",
 		    "config.json: process.oomScoreAdj: 9999999999999999999 is out of range -1000..1000");
+	parse_fails("{" V ", 'process': {'oomScoreAdj': -18446744073709551615}}",
+		    "config.json: line 1 column 72: too big negative integer");
+	parse_fails("{" V ", 'process': {'oomScoreAdj': 1e18446744073709551615}}",
+		    "config.json: line 1 column 73: real number overflow");
+	parse_fails("{" V ", 'process': {'oomScoreAdj': 18446744073709551616}}",
+		    "config.json: line 1 column 71: too big integer near '18446744073709551616'");
 	/* With a \u0000 anywhere there is no rewrite: the first error stands. */
 	parse_fails("{" V ", 'process': {'oomScoreAdj': 9999999999999999999}, 'x': '\\u0000'}",
 		    "config.json: line 1 column 70: too big integer near '9999999999999999999'");
@@ -759,12 +765,14 @@ static void test_load(void)
 	write_file(dirfd, "config.json", json("{'ociVersion': 1}"));
 	ok(spec_load(dir, &s, &err) < 0, "spec_load: parse error");
 	is_str(err.msg, "config.json: ociVersion: expected a string", "spec_load: origin config.json");
+	is_int(err.err, EINVAL, "parse errors are EINVAL");
 
 	/* Sparse: reading stops after 16 MiB + 1 byte, which is quick. */
 	fd = openat(dirfd, "config.json", O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ok(fd >= 0 && ftruncate(fd, SPEC_MAX_FILE_SIZE + 1) == 0 && close(fd) == 0, "oversized file");
 	ok(spec_load(dir, &s, &err) < 0, "spec_load refuses a file over the limit");
 	is_str(err.msg, "config.json: file is larger than 16 MiB", "size limit message");
+	is_int(err.err, EFBIG, "size limit: EFBIG");
 
 	unlinkat(dirfd, "config.json", 0);
 	close(dirfd);
@@ -786,6 +794,23 @@ static void test_array_limit(void)
 	p += sprintf(p, "]}}");
 	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) < 0, "too many entries");
 	is_str(err.msg, "config.json: linux.maskedPaths: more than 100000 entries", "array limit message");
+	/* One entry less is accepted (and takes the arena's large-block path). */
+	memcpy(strchr(doc, '[') + 1, "    ", 4); /* "/", -> blanks */
+	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) == 0 &&
+		   s->linux_->n_masked_paths == 100000 && s->linux_->masked_paths[99999][0] == '/',
+	   "100000 entries are accepted");
+	spec_free(s);
+	free(doc);
+
+	/* The kernel takes at most 340 id-map lines. */
+	doc = xmalloc(64 + 341 * 48);
+	p = doc + sprintf(doc, "{\"ociVersion\": \"1\", \"linux\": {\"uidMappings\": [");
+	for (i = 0; i < 341; i++)
+		p += sprintf(p, "%s{\"containerID\": %zu, \"hostID\": %zu, \"size\": 1}", i ? "," : "",
+			     i, i);
+	p += sprintf(p, "]}}");
+	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) < 0, "341 uidMappings");
+	is_str(err.msg, "config.json: linux.uidMappings: more than 340 entries", "id-map limit");
 	free(doc);
 }
 
