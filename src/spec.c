@@ -744,7 +744,6 @@ static int val_idmaps(struct pctx *c, json_t *v, struct spec_idmap **ret, size_t
 	struct spec_idmap *m;
 	size_t i, n;
 
-	/* The kernel takes at most 340 lines in uid_map since Linux 4.15. */
 	if (val_array(c, v, SPEC_MAX_IDMAPS, &n) < 0)
 		return -1;
 	m = arena_array(c->arena, n, sizeof(*m));
