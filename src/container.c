@@ -38,6 +38,7 @@ struct create_job {
 	bool foreground;   /* run without -d: we stay and supervise */
 	struct idmap_plan *plan;
 	struct ocr_cgroup *cg;
+	struct overlay_plan ov;
 	struct ocr_state st;
 };
 
@@ -49,6 +50,7 @@ static void job_free(struct create_job *j)
 	free(j->rootfs);
 	free(j->plan);
 	cgroup_free(j->cg);
+	overlay_plan_clear(&j->ov);
 	state_clear(&j->st);
 	for (int *fd = &j->rootfd; fd <= &j->dirfd; fd++)
 		if (*fd >= 0)
@@ -80,6 +82,10 @@ static void job_abort(struct create_job *j)
 	reap(&j->stage1);
 	if (j->cg)
 		cgroup_destroy(j->cg, &ignored);
+	if (j->dir_created) {
+		network_teardown(j->ctx, j->o->id, j->dirfd, j->st.extra, &ignored);
+		overlay_cleanup(j->ctx, j->dirfd, j->st.extra, &ignored);
+	}
 	if (j->dir_created)
 		state_remove_dir(j->rootfd, j->o->id, &ignored);
 	j->dir_created = false;
@@ -94,8 +100,6 @@ static char *state_json_of(const struct ocr_state *st, enum ocr_status status)
 static int job_load(struct create_job *j, struct ocr_error *err)
 {
 	const char *bundle = j->o->bundle ? j->o->bundle : ".";
-	cleanup_free char *rootfs = NULL;
-	struct stat sb;
 
 	if (state_validate_id(j->o->id, err) < 0)
 		return -1;
@@ -106,6 +110,26 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 		return -1;
 	if (j->spec->process == NULL)
 		return ocr_fail(err, EINVAL, "config.json: process: required to create a container");
+	if (j->spec->process->terminal && j->o->console_socket == NULL && !j->foreground)
+		return ocr_fail(err, EINVAL, "process.terminal is true: pass --console-socket "
+					     "(or set \"terminal\": false in config.json)");
+	return 0;
+}
+
+/* The rootfs: the overlay's merged directory when layers were asked for,
+ * else root.path (relative to the bundle). */
+static int job_rootfs(struct create_job *j, struct ocr_error *err)
+{
+	cleanup_free char *state_dir = xasprintf("%s/%s", j->ctx->root, j->o->id);
+	cleanup_free char *rootfs = NULL;
+	struct stat sb;
+
+	if (overlay_plan_make(j->ctx, j->spec, &j->o->overlay, j->dirfd, state_dir, j->st.extra, &j->ov, err) < 0)
+		return -1;
+	if (j->ov.enabled) {
+		j->rootfs = xstrdup(j->ov.merged);
+		return 0;
+	}
 	if (j->spec->root_path == NULL || j->spec->root_path[0] == '\0')
 		return ocr_fail(err, EINVAL, "config.json: root.path: required");
 	rootfs = j->spec->root_path[0] == '/' ? xstrdup(j->spec->root_path)
@@ -115,9 +139,6 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 		return ocr_fail_errno(err, "config.json: root.path `%s`", rootfs);
 	if (stat(j->rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return ocr_fail(err, ENOTDIR, "config.json: root.path `%s` is not a directory", rootfs);
-	if (j->spec->process->terminal && j->o->console_socket == NULL && !j->foreground)
-		return ocr_fail(err, EINVAL, "process.terminal is true: pass --console-socket "
-					     "(or set \"terminal\": false in config.json)");
 	return 0;
 }
 
@@ -144,6 +165,9 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 	if (j->dirfd < 0)
 		return -1;
 	j->dir_created = true;
+	j->st.extra = json_object();
+	if (job_rootfs(j, err) < 0)
+		return -1;
 	j->plan = xcalloc(1, sizeof(*j->plan));
 	if (idmap_plan_build(j->ctx, j->spec, j->plan, err) < 0)
 		return -1;
@@ -170,7 +194,6 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 	for (size_t i = 0; i < j->spec->n_annotations; i++)
 		json_object_set_new(j->st.annotations, j->spec->annotations[i].key,
 				    json_string(j->spec->annotations[i].value));
-	j->st.extra = json_object();
 	j->st.has_poststart = j->spec->hooks.n_hooks[SPEC_HOOK_POSTSTART] > 0;
 	j->st.has_poststop = j->spec->hooks.n_hooks[SPEC_HOOK_POSTSTOP] > 0;
 	return 0;
@@ -202,6 +225,8 @@ static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 	j->st.pid = pid;
 	if (proc_stat(pid, &j->st.pid_starttime, NULL) < 0)
 		return ocr_fail_errno(err, "container init %d vanished", (int)pid);
+	if (network_setup(j->ctx, j->o->id, j->spec, &j->o->net, pid, j->dirfd, j->st.extra, err) < 0)
+		return -1;
 	if (state_write(j->dirfd, &j->st, err) < 0)
 		return -1;
 	json = state_json_of(&j->st, OCR_STATUS_CREATING);
@@ -271,6 +296,7 @@ static int job_spawn(struct create_job *j, struct ocr_error *err)
 		.ctx = j->ctx, .spec = j->spec, .rootfs = j->rootfs, .plan = j->plan,
 		.listen_fd = j->listen_fd, .console_fd = j->console_fd, .no_pivot = j->o->no_pivot,
 		.detach = j->listen_fd >= 0 || j->o->detach, .preserve_fds = j->o->preserve_fds,
+		.overlay = &j->ov,
 	};
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -704,6 +730,8 @@ static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, cons
 		return -1;
 	}
 	cgroup_free(cg);
+	if (network_teardown(ctx, id, dirfd, st->extra, err) < 0 || overlay_cleanup(ctx, dirfd, st->extra, err) < 0)
+		return -1;
 	if (st->has_poststop) {
 		struct spec *spec = load_saved_config(dirfd, err);
 		struct ocr_error herr = {0};

@@ -7,6 +7,8 @@
 
 #include "ctx.h"
 #include "error.h"
+#include "network.h"
+#include "overlay.h"
 
 struct container_opts {
 	const char *id;
@@ -17,6 +19,8 @@ struct container_opts {
 	bool no_new_keyring;
 	int preserve_fds;
 	bool detach;                 /* run -d */
+	struct net_options net;
+	struct overlay_options overlay;
 };
 
 int container_create(const struct ocr_ctx *ctx, const struct container_opts *o, struct ocr_error *err);

@@ -224,8 +224,10 @@ __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 	if (process_prepare(&pp, &err) < 0)
 		goto fail;
 	if (c->spec->linux_ && c->spec->linux_->seccomp &&
-	    ocr_seccomp_prepare(c->spec->linux_->seccomp, &c->ctx->log, &pp.seccomp, &err) < 0)
+	    ocr_seccomp_prepare(c->spec->linux_->seccomp, &c->ctx->log, &pp.seccomp, &err) < 0) {
+		ocr_wrap(&err, "linux.seccomp");
 		goto fail;
+	}
 	if (c->proc->terminal) {
 		if (terminal_setup(c->proc, &master, &err) < 0 || terminal_send_fd(c->console_fd, master, &err) < 0)
 			goto fail;

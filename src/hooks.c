@@ -55,8 +55,6 @@ const char *hooks_kind_name(enum spec_hook_kind kind)
 __attribute__((noreturn)) static void hook_child(const char *path, char *const argv[],
 						 char *const envp[], int in_fd, int err_fd)
 {
-	struct sigaction sa;
-	sigset_t none;
 	int e, in2, err2, report_fd = err_fd;
 
 	/* First above 3 so that the dup2()s below cannot clobber them. */
@@ -67,12 +65,7 @@ __attribute__((noreturn)) static void hook_child(const char *path, char *const a
 	report_fd = 3;
 	close_fds_from(4, false);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL); /* EINVAL for KILL/STOP/internal */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	reset_signals();
 
 	execve(path, argv, envp);
 fail:

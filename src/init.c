@@ -145,6 +145,8 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 		return -1;
 	if (set_names(spec, err) < 0)
 		return -1;
+	if (ic->overlay->enabled && overlay_mount(ic->overlay, &ic->ctx->log, err) < 0)
+		return ocr_wrap(err, "layered rootfs");
 	if (rootfs_prepare(rc, err) < 0)
 		return -1;
 	if (wants_runtime_hooks(spec)) {

@@ -7,6 +7,7 @@
 
 #include "ctx.h"
 #include "idmap.h"
+#include "overlay.h"
 #include "spec.h"
 
 struct init_config {
@@ -20,6 +21,7 @@ struct init_config {
 	bool no_pivot;
 	bool detach;          /* the runtime exits after create: survive it */
 	int preserve_fds;
+	const struct overlay_plan *overlay;
 };
 
 /* Runs in the forked stage1 process; never returns. */

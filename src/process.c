@@ -134,6 +134,11 @@ int process_exec(struct process_plan *pp, const char *state_json, struct ocr_err
 	const struct spec_process *p = pp->p;
 	static char *const empty_env[] = {NULL};
 
+	/* Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
+	 * filter: do it while we still have it (as runc does); with it, as
+	 * late as possible. */
+	if (pp->seccomp && !p->no_new_privileges && ocr_seccomp_load(pp->seccomp, state_json, err) < 0)
+		return ocr_wrap(err, "linux.seccomp");
 	if (caps_drop_bounding(p->caps, pp->log, err) < 0)
 		return -1;
 	if (caps_keep_on_setuid(p->caps, err) < 0)
@@ -152,7 +157,8 @@ int process_exec(struct process_plan *pp, const char *state_json, struct ocr_err
 	 * the runtime's may reach the container. */
 	if (close_fds_from(3 + pp->preserve_fds, true) < 0)
 		return ocr_fail_errno(err, "mark fds close-on-exec");
-	if (pp->seccomp && ocr_seccomp_load(pp->seccomp, state_json, err) < 0)
+	reset_signals();
+	if (pp->seccomp && p->no_new_privileges && ocr_seccomp_load(pp->seccomp, state_json, err) < 0)
 		return ocr_wrap(err, "linux.seccomp");
 	execve(pp->exec_path, p->args, p->env ? p->env : empty_env);
 	return ocr_fail_errno(err, "exec `%s`", pp->exec_path);

@@ -8,7 +8,7 @@
 
 #include "error.h"
 #include "log.h"
-#include "seccomp.h"
+#include "scmp.h"
 #include "spec.h"
 
 struct process_plan {

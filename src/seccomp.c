@@ -3,15 +3,12 @@
  * this libseccomp/arch does not know are skipped (debug line), and rules are
  * added with seccomp_rule_add_array() (not _exact) so libseccomp may
  * rewrite them per architecture (socketcall, ipc, ...). */
-#include "seccomp.h"
+#include "scmp.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
-#include <seccomp.h> /* libseccomp's; ours is "seccomp.h" above */
-#ifndef SCMP_VER_MAJOR
-#error "<seccomp.h> resolved to src/seccomp.h: do not build src/ with -Isrc"
-#endif
+#include <seccomp.h> /* libseccomp's; ours is "scmp.h" above */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>

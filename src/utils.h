@@ -102,6 +102,10 @@ void format_timestamp(char *buf, size_t len);
  * letter; -1 with ESRCH when it does not exist. */
 int proc_stat(pid_t pid, unsigned long long *ret_starttime, char *ret_state);
 
+/* Default disposition for every signal and an empty mask, as a process
+ * we start must see them. */
+void reset_signals(void);
+
 bool str_has_prefix(const char *s, const char *prefix);
 
 #endif
