@@ -38,6 +38,7 @@ int cmd_state(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_list(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_kill(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_exec(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_features(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_delete(struct ocr_ctx *, int, char **, struct ocr_error *);
 
 #endif

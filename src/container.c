@@ -36,6 +36,9 @@ struct create_job {
 	int sync_fd, listen_fd, console_fd;
 	int console_peer;  /* our end when we relay the pty ourselves (run -t) */
 	bool foreground;   /* run without -d: we stay and supervise */
+	int listen_fds;    /* socket activation fds passed on (LISTEN_FDS) */
+	char **env;        /* process.env plus LISTEN_* when passed on */
+	char listen_env[2][32];
 	struct idmap_plan *plan;
 	struct ocr_cgroup *cg;
 	struct overlay_plan ov;
@@ -49,6 +52,7 @@ static void job_free(struct create_job *j)
 	free(j->bundle);
 	free(j->rootfs);
 	free(j->plan);
+	free(j->env);
 	cgroup_free(j->cg);
 	overlay_plan_clear(&j->ov);
 	state_clear(&j->st);
@@ -97,6 +101,30 @@ static char *state_json_of(const struct ocr_state *st, enum ocr_status status)
 	return s ? s : xstrdup("{}");
 }
 
+/* Socket activation, as runc does it: LISTEN_FDS=N of ours are fds 3..
+ * 3+N-1; they go to the container, which sees LISTEN_PID=1. */
+static void job_listen_fds(struct create_job *j)
+{
+	struct spec_process *p = j->spec->process;
+	const char *s = getenv("LISTEN_FDS");
+	uint64_t n;
+	size_t k = 0;
+
+	if (s == NULL || parse_u64(s, &n) < 0 || n == 0 || n > 1024)
+		return;
+	j->listen_fds = (int)n;
+	j->env = xcalloc(p->n_env + 3, sizeof(char *));
+	for (size_t i = 0; i < p->n_env; i++)
+		if (!str_has_prefix(p->env[i], "LISTEN_FDS=") && !str_has_prefix(p->env[i], "LISTEN_PID="))
+			j->env[k++] = p->env[i];
+	snprintf(j->listen_env[0], sizeof(j->listen_env[0]), "LISTEN_FDS=%d", j->listen_fds);
+	snprintf(j->listen_env[1], sizeof(j->listen_env[1]), "LISTEN_PID=1");
+	j->env[k++] = j->listen_env[0];
+	j->env[k++] = j->listen_env[1];
+	p->env = j->env;
+	p->n_env = k;
+}
+
 static int job_load(struct create_job *j, struct ocr_error *err)
 {
 	const char *bundle = j->o->bundle ? j->o->bundle : ".";
@@ -113,6 +141,7 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 	if (j->spec->process->terminal && j->o->console_socket == NULL && !j->foreground)
 		return ocr_fail(err, EINVAL, "process.terminal is true: pass --console-socket "
 					     "(or set \"terminal\": false in config.json)");
+	job_listen_fds(j);
 	return 0;
 }
 
@@ -295,7 +324,7 @@ static int job_spawn(struct create_job *j, struct ocr_error *err)
 	struct init_config ic = {
 		.ctx = j->ctx, .spec = j->spec, .rootfs = j->rootfs, .plan = j->plan,
 		.listen_fd = j->listen_fd, .console_fd = j->console_fd, .no_pivot = j->o->no_pivot,
-		.detach = j->listen_fd >= 0 || j->o->detach, .preserve_fds = j->o->preserve_fds,
+		.detach = j->listen_fd >= 0 || j->o->detach, .preserve_fds = j->listen_fds + j->o->preserve_fds,
 		.overlay = &j->ov,
 	};
 

@@ -51,6 +51,7 @@ static const struct cmd commands[] = {
 	 "      --no-new-privs        set no_new_privs\n"
 	 "      --apparmor PROFILE    AppArmor profile\n"
 	 "      --process-label LABEL SELinux label\n"},
+	{"features", cmd_features, "features", "print what this runtime supports as JSON (runtime-spec features)", ""},
 	{"delete", cmd_delete, "delete [-f] ID", "delete a stopped (or created) container",
 	 "  -f, --force        kill a running container first; no error if it does not exist\n"},
 };

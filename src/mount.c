@@ -244,3 +244,8 @@ unsigned long mount_locked_flags(const char *path)
 		f |= MS_RELATIME;
 	return f;
 }
+
+const char *mount_option_name(size_t i)
+{
+	return i < ARRAY_SIZE(mount_options) ? mount_options[i].name : NULL;
+}

@@ -40,4 +40,7 @@ void mount_fd_path(int fd, char *buf, size_t len);
  * namespace and that a bind remount must therefore keep (from statvfs). */
 unsigned long mount_locked_flags(const char *path);
 
+/* The I-th option name this runtime understands, NULL past the end. */
+const char *mount_option_name(size_t i);
+
 #endif

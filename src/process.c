@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "caps.h"
+#include "lsm.h"
 #include "utils.h"
 
 static const char default_path[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,6 +46,8 @@ int process_prepare(struct process_plan *pp, struct ocr_error *err)
 	char *save = NULL;
 	struct stat st;
 
+	if (lsm_check(p, err) < 0)
+		return -1;
 	if (p->cwd == NULL || p->cwd[0] != '/')
 		return ocr_fail(err, EINVAL, "process.cwd `%s` must be an absolute path", p->cwd ? p->cwd : "");
 	if (stat(p->cwd, &st) < 0)
@@ -151,12 +154,17 @@ int process_exec(struct process_plan *pp, const char *state_json, struct ocr_err
 		return ocr_fail_errno(err, "process.cwd `%s`", p->cwd);
 	if (p->user.umask.set)
 		umask((mode_t)p->user.umask.v);
+	if (lsm_apply_on_exec(p, err) < 0)
+		return -1;
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ocr_fail_errno(err, "process.noNewPrivileges");
 	/* Every fd but stdio and the preserved ones closes at exec; none of
 	 * the runtime's may reach the container. */
 	if (close_fds_from(3 + pp->preserve_fds, true) < 0)
 		return ocr_fail_errno(err, "mark fds close-on-exec");
+	for (int fd = 3; fd < 3 + pp->preserve_fds; fd++)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			return ocr_fail_errno(err, "--preserve-fds: fd %d", fd);
 	reset_signals();
 	if (pp->seccomp && p->no_new_privileges && ocr_seccomp_load(pp->seccomp, state_json, err) < 0)
 		return ocr_wrap(err, "linux.seccomp");
