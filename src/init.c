@@ -158,10 +158,15 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 	if (hooks_run(SPEC_HOOK_CREATE_CONTAINER, spec->hooks.hooks[SPEC_HOOK_CREATE_CONTAINER],
 		      spec->hooks.n_hooks[SPEC_HOOK_CREATE_CONTAINER], *ret_state, &ic->ctx->log, err) < 0)
 		return -1;
-	if (rootfs_protect(rc, err) < 0 || rootfs_pivot(rc, err) < 0)
+	/* Sysctls before read-only paths (as runc), through /proc/sys as we
+	 * see it now: what a sysctl file refers to is decided by the writer's
+	 * namespaces, which are already the container's. A namespace joined
+	 * by path (Podman's network) is the container's own as a new one. */
+	if (rootfs_sysctl(spec, spec_namespace(spec, CLONE_NEWNET) != NULL,
+			  spec_namespace(spec, CLONE_NEWIPC) != NULL, spec_namespace(spec, CLONE_NEWUTS) != NULL,
+			  err) < 0)
 		return -1;
-	if (rootfs_sysctl(spec, has_new_ns(spec, CLONE_NEWNET), has_new_ns(spec, CLONE_NEWIPC),
-			  has_new_ns(spec, CLONE_NEWUTS), err) < 0)
+	if (rootfs_protect(rc, err) < 0 || rootfs_pivot(rc, err) < 0)
 		return -1;
 	if (process_prepare(pp, err) < 0)
 		return -1;

@@ -424,6 +424,36 @@ static bool sysctl_allowed(const char *key, bool netns, bool ipcns, bool utsns)
 	return false;
 }
 
+/* ping_group_range wider than the gids mapped in our user namespace is
+ * EINVAL (podman#28180): clamp it to the mapped range. */
+static char *clamp_ping_range(const char *value)
+{
+	cleanup_free char *map = NULL;
+	struct ocr_error ignored;
+	unsigned long lo, hi, mlo = ~0UL, mhi = 0;
+	char *line, *save = NULL;
+
+	if (sscanf(value, "%lu %lu", &lo, &hi) != 2 ||
+	    read_file_at(AT_FDCWD, "/proc/self/gid_map", 65536, &map, NULL, &ignored) < 0)
+		return NULL;
+	for (line = strtok_r(map, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long inside, outside, count;
+		if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) != 3 || count == 0)
+			continue;
+		if (inside < mlo)
+			mlo = inside;
+		if (inside + count - 1 > mhi)
+			mhi = inside + count - 1;
+	}
+	if (mlo == ~0UL)
+		return NULL;
+	lo = lo < mlo ? mlo : lo;
+	hi = hi > mhi ? mhi : hi;
+	if (lo > hi)
+		return NULL;
+	return xasprintf("%lu %lu", lo, hi);
+}
+
 int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool own_utsns,
 		  struct ocr_error *err)
 {
@@ -442,8 +472,13 @@ int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool 
 		for (char *p = path + 10; *p; p++)
 			if (*p == '.')
 				*p = '/';
-		if (write_file_at(AT_FDCWD, path, lx->sysctl[i].value, strlen(lx->sysctl[i].value), err) < 0)
-			return ocr_wrap(err, "linux.sysctl `%s`", key);
+		if (write_file_at(AT_FDCWD, path, lx->sysctl[i].value, strlen(lx->sysctl[i].value), err) < 0) {
+			cleanup_free char *clamped = NULL;
+			if (err->err == EINVAL && strcmp(key, "net.ipv4.ping_group_range") == 0)
+				clamped = clamp_ping_range(lx->sysctl[i].value);
+			if (clamped == NULL || write_file_at(AT_FDCWD, path, clamped, strlen(clamped), err) < 0)
+				return ocr_wrap(err, "linux.sysctl `%s`", key);
+		}
 	}
 	return 0;
 }

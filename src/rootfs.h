@@ -25,7 +25,8 @@ int rootfs_prepare(struct rootfs_ctx *rc, struct ocr_error *err);
 int rootfs_protect(struct rootfs_ctx *rc, struct ocr_error *err);
 /* pivot_root (or MS_MOVE + chroot with no_pivot) and rootfsPropagation. */
 int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err);
-/* linux.sysctl, written through the container's /proc after pivot. */
+/* linux.sysctl, written through /proc/sys before the root is protected and
+ * pivoted: the writer's namespaces decide what a sysctl file refers to. */
 int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns,
 		  bool own_utsns, struct ocr_error *err);
 
