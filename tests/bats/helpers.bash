@@ -115,10 +115,18 @@ add_mount() {
 }
 
 # run_ctr ARG...: set process.args and run the container in the foreground
-# (bats `run`; stdin from /dev/null). Result in $status / $output.
+# (bats `run --separate-stderr`; stdin from /dev/null). The container's
+# stdout is in $output, its stderr (and any runtime message) in $stderr.
 run_ctr() {
 	set_args "$@"
-	run runtime run --bundle "$BUNDLE" "$CID" </dev/null
+	run --separate-stderr runtime run --bundle "$BUNDLE" "$CID" </dev/null
+	# shown by bats if the test fails
+	[ -z "$stderr" ] || printf '# stderr of run %s (status %s):\n%s\n' "$*" "$status" "$stderr"
+}
+
+# assert_stderr_contains TEXT: the last run's stderr contains TEXT.
+assert_stderr_contains() {
+	[[ "${stderr-}" == *"$1"* ]] || fail "stderr does not contain '$1': ${stderr-}"
 }
 
 # The first subordinate id range of the caller from FILE (/etc/subuid or

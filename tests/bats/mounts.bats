@@ -41,7 +41,7 @@ mount_opts() {
 	run_ctr sh -c 'cat /ro/file; echo new > /ro/file; echo w=$?; touch /ro/other; echo t=$?'
 	assert_success
 	assert_line --index 0 original
-	assert_output --partial 'Read-only file system'
+	assert_stderr_contains 'Read-only file system'
 	refute_line w=0
 	refute_line t=0
 	run cat "$d/file"
@@ -145,7 +145,7 @@ mount_opts() {
 	assert_line null-empty
 	assert_line 0000000000000000
 	assert_line 16
-	assert_output --partial 'No space left on device'
+	assert_stderr_contains 'No space left on device'
 	refute_line full=0
 }
 
@@ -218,7 +218,7 @@ mount_opts() {
 	assert_success
 	refute_line root=0
 	assert_line shm=0
-	assert_output --partial 'Read-only file system'
+	assert_stderr_contains 'Read-only file system'
 	assert_line --regexp '^[^ ]+ / [^ ]+ ro[, ]'
 	[ ! -e "$BUNDLE/rootfs/newfile" ]
 }
