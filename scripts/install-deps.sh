@@ -9,6 +9,12 @@ PKGS=(
 	uidmap busybox-static
 	bats bats-assert bats-support
 	jq iproute2 fuse-overlayfs procps util-linux psmisc coreutils passwd
+	# reference runtimes (the tests are validated against runc) and the
+	# Podman integration tests
+	runc crun podman conmon slirp4netns passt netavark aardvark-dns
+	golang-github-containers-common
+	# make format-check, make bench
+	clang-format iperf3 hyperfine
 )
 
 if [ "$(id -u)" -ne 0 ]; then
