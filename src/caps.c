@@ -150,8 +150,10 @@ static int caps_apply_ambient(uint64_t ambient, int last, const struct ocr_log *
 
 		if (!(ambient & (UINT64_C(1) << cap)))
 			continue;
+		/* runc skips these silently; a line on every run would be noise
+		 * for configs that list ambient without inheritable. */
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
-			ocr_warn(log, "cannot raise ambient capability %s: %s",
+			ocr_debug(log, "cannot raise ambient capability %s: %s",
 				 cap_label(cap, label, sizeof(label)), strerror(errno));
 	}
 	return 0;

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
-#include "features.h"
+#include "rtfeatures.h"
 
 int cmd_features(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {

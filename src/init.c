@@ -217,7 +217,7 @@ __attribute__((noreturn)) static void init_main(const struct init_config *ic)
 				.no_pivot = ic->no_pivot, .rootfd = -1};
 	struct process_plan pp = {.p = ic->spec->process, .log = &ic->ctx->log,
 				  .setgroups_denied = ic->plan->deny_setgroups,
-				  .preserve_fds = ic->preserve_fds};
+				  .preserve_fds = ic->preserve_fds, .create_cwd = true};
 	cleanup_free char *state = NULL;
 	int conn = ic->sync_fd;
 

@@ -50,6 +50,9 @@ int process_prepare(struct process_plan *pp, struct ocr_error *err)
 		return -1;
 	if (p->cwd == NULL || p->cwd[0] != '/')
 		return ocr_fail(err, EINVAL, "process.cwd `%s` must be an absolute path", p->cwd ? p->cwd : "");
+	/* We are inside the pivoted root: the path cannot leave it. */
+	if (stat(p->cwd, &st) < 0 && errno == ENOENT && pp->create_cwd && mkdir_p(p->cwd, 0755, err) < 0)
+		return ocr_wrap(err, "process.cwd");
 	if (stat(p->cwd, &st) < 0)
 		return ocr_fail_errno(err, "process.cwd `%s`", p->cwd);
 	if (!S_ISDIR(st.st_mode))

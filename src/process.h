@@ -18,6 +18,7 @@ struct process_plan {
 	struct ocr_seccomp *seccomp;
 	bool setgroups_denied;     /* single-id user namespace */
 	int preserve_fds;          /* fds 3..3+N-1 stay open */
+	bool create_cwd;           /* make a missing cwd (create does, as runc) */
 };
 
 /* Resolve args[0] against the process PATH inside the (pivoted) root and

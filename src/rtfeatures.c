@@ -1,4 +1,4 @@
-#include "features.h"
+#include "rtfeatures.h"
 
 #include <jansson.h>
 #include <linux/capability.h>
