@@ -200,6 +200,8 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 	j->plan = xcalloc(1, sizeof(*j->plan));
 	if (idmap_plan_build(j->ctx, j->spec, j->plan, err) < 0)
 		return -1;
+	if (idmap_check_spec(j->plan, j->spec, err) < 0)
+		return -1;
 	if (with_listener && job_listen(j, err) < 0)
 		return -1;
 	if (j->o->console_socket && j->spec->process->terminal) {

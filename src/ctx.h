@@ -22,6 +22,7 @@ struct ocr_ctx {
 	uid_t euid;
 	gid_t egid;
 	bool initial_userns;              /* running in the host's user namespace */
+	const char *idmap_helper;         /* --idmap-helper, or NULL */
 };
 
 #endif

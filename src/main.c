@@ -87,6 +87,7 @@ static void print_usage(FILE *out)
 		     "  --debug                 debug lines in the log\n"
 		     "  --systemd-cgroup        use the systemd cgroup manager\n"
 		     "  --cgroup-manager MGR    systemd, cgroupfs or disabled\n"
+		     "  --idmap-helper PATH     write id maps with this newuidmap-shim (also $OCIRT_IDMAP_HELPER)\n"
 		     "  -v, --version           print the version\n"
 		     "  -h, --help              this help\n\n"
 		     "`ocirt-rootless COMMAND --help` describes a command.\n");
@@ -120,7 +121,8 @@ static char *default_root(uid_t euid, bool initial)
 	return xasprintf("/tmp/ocirt-rootless-%u", (unsigned)euid);
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_CGROUP_MANAGER, OPT_ROOTLESS };
+enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_CGROUP_MANAGER, OPT_ROOTLESS,
+       OPT_IDMAP_HELPER };
 
 static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root, struct ocr_error *err)
 {
@@ -132,6 +134,7 @@ static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root
 		{"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP},
 		{"cgroup-manager", required_argument, NULL, OPT_CGROUP_MANAGER},
 		{"rootless", required_argument, NULL, OPT_ROOTLESS},
+		{"idmap-helper", required_argument, NULL, OPT_IDMAP_HELPER},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -172,6 +175,9 @@ static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root
 			break;
 		case OPT_ROOTLESS:
 			break; /* runc compatibility: always rootless-aware */
+		case OPT_IDMAP_HELPER:
+			ctx->idmap_helper = optarg;
+			break;
 		case 'v':
 			printf("ocirt-rootless version %s\nspec: %s\n", OCR_VERSION, "1.2.0");
 			exit(0);
