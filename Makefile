@@ -82,3 +82,7 @@ bench: $(RUNTIME)
 
 clean:
 	rm -rf build build-asan
+
+# Cgroups (src/cgroup*.c): libm for the cpu.shares -> cpu.weight fit. The
+# systemd manager dlopen()s libsystemd.so.0 only when it is used.
+LIBS += -lm

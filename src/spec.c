@@ -1586,6 +1586,21 @@ int spec_parse_process(const char *buf, size_t len, const char *origin,
 	return 0;
 }
 
+int spec_parse_resources(const char *buf, size_t len, const char *origin,
+			 struct spec_resources **ret, void **ret_arena, struct ocr_error *err)
+{
+	__attribute__((cleanup(arena_freep))) struct arena *a = arena_new();
+	json_auto_t *root = NULL;
+	struct pctx c = { .arena = a, .origin = origin, .err = err };
+
+	if (load_json(buf, len, origin, &root, err) < 0)
+		return -1;
+	if (parse_resources(&c, root, ret) < 0)
+		return -1;
+	*ret_arena = steal_pointer(&a);
+	return 0;
+}
+
 void spec_free(struct spec *spec)
 {
 	if (spec != NULL)

@@ -276,6 +276,11 @@ int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err);
 int spec_parse_process(const char *buf, size_t len, const char *origin,
 		       struct spec_process **ret, void **ret_arena,
 		       struct ocr_error *err);
+/* A runtime-spec LinuxResources object on its own (update --resources
+ * FILE); errors name the JSON path inside it ("memory.limit: ..."). */
+int spec_parse_resources(const char *buf, size_t len, const char *origin,
+			 struct spec_resources **ret, void **ret_arena,
+			 struct ocr_error *err);
 void spec_free(struct spec *spec);
 void spec_arena_free(void *arena);
 
