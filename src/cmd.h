@@ -40,5 +40,6 @@ int cmd_kill(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_exec(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_features(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_delete(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_doctor(struct ocr_ctx *, int, char **, struct ocr_error *);
 
 #endif

@@ -54,6 +54,10 @@ static const struct cmd commands[] = {
 	{"features", cmd_features, "features", "print what this runtime supports as JSON (runtime-spec features)", ""},
 	{"delete", cmd_delete, "delete [-f] ID", "delete a stopped (or created) container",
 	 "  -f, --force        kill a running container first; no error if it does not exist\n"},
+	{"doctor", cmd_doctor, "doctor [--format text|json]",
+	 "check this host for rootless containers; print the fix for each problem",
+	 "  -f, --format FMT   text (default: one line per check) or json\n"
+	 "      --json         same as --format json\n"},
 };
 
 static const struct cmd *find_command(const char *name)
