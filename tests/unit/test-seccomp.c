@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "seccomp.h"
+#include "scmp.h"
 #include "tap.h"
 #include "utils.h"
 
