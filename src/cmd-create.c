@@ -3,8 +3,10 @@
 
 #include "cmd.h"
 #include "container.h"
+#include "utils.h"
 
-enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS };
+enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS, OPT_LAYER, OPT_UPPER,
+       OPT_OVERLAY };
 
 static const struct option create_opts[] = {
 	{"bundle", required_argument, NULL, 'b'},
@@ -14,6 +16,9 @@ static const struct option create_opts[] = {
 	{"no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING},
 	{"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
 	{"detach", no_argument, NULL, 'd'},
+	{"layer", required_argument, NULL, OPT_LAYER},
+	{"upper", required_argument, NULL, OPT_UPPER},
+	{"overlay", required_argument, NULL, OPT_OVERLAY},
 	CMD_HELP_OPTION,
 	{NULL, 0, NULL, 0},
 };
@@ -41,6 +46,16 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 			if (cmd_parse_int(optarg, "--preserve-fds", &o->preserve_fds, err) < 0)
 				return -1;
 			break;
+		case OPT_LAYER: {
+			/* repeatable, top first; the strings stay in argv */
+			size_t n = strv_len(o->overlay.layers);
+			o->overlay.layers = xrealloc(o->overlay.layers, (n + 2) * sizeof(char *));
+			o->overlay.layers[n] = optarg;
+			o->overlay.layers[n + 1] = NULL;
+			break;
+		}
+		case OPT_UPPER: o->overlay.upper = optarg; break;
+		case OPT_OVERLAY: o->overlay.mode = optarg; break;
 		case 'h': *help = true; return 0;
 		default: return -1;
 		}
@@ -54,9 +69,12 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 int cmd_create(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	struct container_opts o = {0};
+	cleanup_free char **layers = NULL;
 	bool help = false;
+	int rc = parse_create("create", argc, argv, &o, &help, err);
 
-	if (parse_create("create", argc, argv, &o, &help, err) < 0)
+	layers = o.overlay.layers;
+	if (rc < 0)
 		return -1;
 	if (help) {
 		cmd_print_help("create");
@@ -68,10 +86,13 @@ int cmd_create(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 int cmd_run(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	struct container_opts o = {0};
+	cleanup_free char **layers = NULL;
 	bool help = false;
 	int status;
+	int rc = parse_create("run", argc, argv, &o, &help, err);
 
-	if (parse_create("run", argc, argv, &o, &help, err) < 0)
+	layers = o.overlay.layers;
+	if (rc < 0)
 		return -1;
 	if (help) {
 		cmd_print_help("run");

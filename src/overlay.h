@@ -1,6 +1,21 @@
 /* Layered rootfs: read-only lower directories (top first) and an upper
  * directory, assembled with kernel overlayfs inside the container's user
- * namespace when allowed, fuse-overlayfs otherwise. */
+ * namespace when allowed, fuse-overlayfs otherwise.
+ *
+ * Requested by the create/run flags (--layer, --upper, --overlay) or, when
+ * no --layer is given, by the bundle's annotations:
+ *   run.oci.ocirt.layers   colon-separated absolute lower dirs, top first
+ *   run.oci.ocirt.upper    persistent upper dir (default: ephemeral)
+ *   run.oci.ocirt.overlay  auto (default) | kernel | fuse
+ * Everything the runtime makes lives in STATE/ID/overlay/: upper/ and
+ * work/ (when ephemeral), merged/ (the rootfs), and `driver`, the one-line
+ * file ("kernel" or "fuse") the container's init writes once it has
+ * mounted, which overlay_state_note() turns into the state annotation
+ * run.oci.ocirt.overlay.driver and extra["overlay"]["driver"].
+ *
+ * Layer directories use the kernel's userxattr format, which
+ * fuse-overlayfs reads too: a whiteout is a character device 0/0, an
+ * opaque directory carries user.overlay.opaque=y (see image.h). */
 #ifndef OCR_OVERLAY_H
 #define OCR_OVERLAY_H
 
@@ -9,8 +24,18 @@
 
 #include "ctx.h"
 #include "error.h"
+#include "idmap.h"
 #include "log.h"
 #include "spec.h"
+
+#define OVERLAY_ANN_LAYERS "run.oci.ocirt.layers"
+#define OVERLAY_ANN_UPPER "run.oci.ocirt.upper"
+#define OVERLAY_ANN_MODE "run.oci.ocirt.overlay"
+#define OVERLAY_ANN_DRIVER "run.oci.ocirt.overlay.driver"
+/* Far below the kernel's 500; the lowerdir= option must fit a page. */
+#define OVERLAY_MAX_LAYERS 128
+/* How long the init waits for fuse-overlayfs to mount. */
+#define OVERLAY_FUSE_TIMEOUT_MS 10000
 
 struct overlay_options {
 	char **layers;      /* --layer DIR (repeatable, top first), NULL-terminated */
@@ -39,5 +64,26 @@ int overlay_mount(const struct overlay_plan *plan, const struct ocr_log *log, st
  * overlay_plan_make made. Idempotent. */
 int overlay_cleanup(const struct ocr_ctx *ctx, int state_dirfd, json_t *extra, struct ocr_error *err);
 void overlay_plan_clear(struct overlay_plan *plan);
+
+/* After the init reported READY: read the driver it used (kernel or fuse)
+ * into EXTRA["overlay"]["driver"] and ANNOTATIONS[OVERLAY_ANN_DRIVER]. No-op
+ * without layers; returns 0 (the driver name is informative only). */
+int overlay_state_note(int state_dirfd, json_t *extra, json_t *annotations);
+
+/* Work on files owned by the caller's subordinate ids (a container's
+ * upper dir, image layers): run FN in a child that is uid 0 in a new user
+ * namespace with the rootless default mapping (the one create gives a
+ * config without mappings). overlay_userns_plan() decides that mapping;
+ * new_userns is false when the caller is root or already in a user
+ * namespace, and FN then runs in-process. QUIET drops the warning of the
+ * single-id fallback. */
+typedef int (*overlay_userns_fn)(void *arg, struct ocr_error *err);
+int overlay_userns_plan(const struct ocr_ctx *ctx, bool quiet, struct idmap_plan *ret_plan, struct ocr_error *err);
+int overlay_userns_run(const struct ocr_ctx *ctx, const struct idmap_plan *plan, overlay_userns_fn fn, void *arg,
+		       struct ocr_error *err);
+
+/* Remove NAME under DIRFD recursively, making unreadable directories of
+ * ours readable first; does not cross mount points. */
+int overlay_remove_tree(int dirfd, const char *name, struct ocr_error *err);
 
 #endif
