@@ -26,6 +26,8 @@ struct cgroup_backend {
 	int (*destroy)(struct ocr_cgroup *cg, struct ocr_error *err);
 };
 
+struct cg_plan;
+
 struct ocr_cgroup {
 	const struct cgroup_backend *backend;
 	const struct ocr_ctx *ctx;
@@ -33,6 +35,14 @@ struct ocr_cgroup {
 	char *path;       /* absolute cgroupfs path when there is one */
 	char *unit;       /* systemd unit name when there is one */
 	void *priv;       /* backend data */
+	/* Set by cgroup.c for create: */
+	const char *cgroups_path;    /* linux.cgroupsPath, may be NULL */
+	const struct cg_plan *plan;  /* the converted linux.resources */
+	/* Filled by a backend's create/update: */
+	unsigned missing;  /* controllers the plan needs that the cgroup lacks */
+	char **unapplied;  /* fields whose file does not exist (NULL-terminated) */
+	char *bus;         /* systemd: "user" or "system" */
+	char *reason;      /* disabled: why there is no cgroup */
 };
 
 /* Choose a manager (ctx->cgroup_manager, then what the host offers), make
@@ -54,5 +64,50 @@ int cgroup_stats(struct ocr_cgroup *cg, json_t **ret, struct ocr_error *err);
 int cgroup_destroy(struct ocr_cgroup *cg, struct ocr_error *err);
 bool cgroup_enabled(const struct ocr_cgroup *cg);
 void cgroup_free(struct ocr_cgroup *cg);
+
+/* Resources of linux.resources that would be applied (not devices). */
+bool cgroup_resources_requested(const struct spec_resources *r);
+/* Strict mode: OCIRT_CGROUP_STRICT=1 or the annotation
+ * run.oci.ocirt.cgroup-strict=true turn "limits cannot be applied" from a
+ * warning into an error. */
+#define CGROUP_STRICT_ANNOTATION "run.oci.ocirt.cgroup-strict"
+#define CGROUP_STRICT_ENV "OCIRT_CGROUP_STRICT"
+
+/* ---- for the backends (cgroup-fs.c, cgroup-systemd.c) ------------------- */
+
+/* Where the runtime moves the processes of its own cgroup when it must
+ * enable controllers there (cgroup v2 "no internal processes" rule). */
+#define CGROUP_LEAF_NAME "ocirt-leaf"
+
+extern const struct cgroup_backend cgroup_fs_backend;
+extern const struct cgroup_backend cgroup_systemd_backend;
+
+/* The cgroup v2 mount: "/sys/fs/cgroup" on a unified host (*RET_UNIFIED),
+ * the first cgroup2 mount (e.g. /sys/fs/cgroup/unified) on a hybrid one;
+ * ENOENT when there is none. */
+int cgroup_fs_mount(char **ret, bool *ret_unified, struct ocr_error *err);
+/* PID's cgroup v2 path as a directory under the mount (0 = ourselves). */
+int cgroup_fs_pid_dir(pid_t pid, char **ret, struct ocr_error *err);
+/* Can we create cgroups below our own cgroup (or below its parent when
+ * we live in CGROUP_LEAF_NAME)? Sets *RET_BASE to that directory. */
+bool cgroup_fs_own_writable(char **ret_base);
+/* Controllers listed in DIR/cgroup.controllers. */
+unsigned cgroup_fs_controllers(const char *dir);
+/* Write PLAN into DIR: writes of controllers DIR lacks are skipped and
+ * reported in CG->missing; files that do not exist go to CG->unapplied;
+ * any other failure is an error naming field, file and value. */
+int cgroup_fs_apply(struct ocr_cgroup *cg, const char *dir, const struct cg_plan *plan, struct ocr_error *err);
+/* The plan for `update`: R merged with DIR's current values (a period
+ * alone keeps the quota; swap alone uses the current memory limit), and
+ * memory.checkBeforeUpdate checked against memory.current. */
+int cgroup_fs_update_plan(const char *dir, const struct spec_resources *r, struct cg_plan *ret,
+			  struct ocr_error *err);
+int cgroup_fs_enter_dir(const char *dir, pid_t pid, struct ocr_error *err);
+int cgroup_fs_freeze_dir(const char *dir, bool frozen, struct ocr_error *err);
+int cgroup_fs_kill_dir(const char *dir, int sig, struct ocr_error *err);
+int cgroup_fs_pids_dir(const char *dir, pid_t **ret, size_t *ret_n, struct ocr_error *err);
+int cgroup_fs_stats_dir(const char *dir, json_t **ret, struct ocr_error *err);
+/* Kill what is left and rmdir DIR (and cgroups below it), bounded. */
+int cgroup_fs_remove_dir(const char *dir, struct ocr_error *err);
 
 #endif
