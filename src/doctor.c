@@ -442,7 +442,7 @@ static void check_state_root(struct doctor_env *e)
 
 	if (root == NULL)
 		return;
-	if (lstat(root, &st) < 0) {
+	if (stat(root, &st) < 0) {
 		existing_ancestor(root, at, sizeof(at));
 		if (access(at, W_OK | X_OK) == 0) {
 			add(e, "state-root", DOCTOR_OK, NULL, "`%s` will be created (mode 0700)", root);
@@ -455,9 +455,13 @@ static void check_state_root(struct doctor_env *e)
 		snprintf(fix, sizeof(fix), "remove `%s` or pass --root DIR in a directory of yours", root);
 		add(e, "state-root", DOCTOR_FAIL, fix, "`%s` is not a directory of yours (owner uid %u)", root,
 		    (unsigned)st.st_uid);
-	} else if (st.st_mode & 077) {
+	} else if (st.st_mode & 0022) {
 		snprintf(fix, sizeof(fix), "chmod 0700 %s", root);
-		add(e, "state-root", DOCTOR_FAIL, fix, "`%s` has mode %04o: others could read container state", root,
+		add(e, "state-root", DOCTOR_FAIL, fix, "`%s` has mode %04o: writable by others, the runtime refuses it",
+		    root, (unsigned)(st.st_mode & 07777));
+	} else if (st.st_mode & 0055) {
+		snprintf(fix, sizeof(fix), "chmod 0700 %s", root);
+		add(e, "state-root", DOCTOR_WARN, fix, "`%s` has mode %04o: others can read container state", root,
 		    (unsigned)(st.st_mode & 07777));
 	} else {
 		add(e, "state-root", DOCTOR_OK, NULL, "`%s`, yours, mode %04o", root, (unsigned)(st.st_mode & 07777));
