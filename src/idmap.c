@@ -238,9 +238,7 @@ static void push_range(struct spec_idmap *m, size_t *n, uint32_t *next, uint64_t
 	*next += (uint32_t)count;
 }
 
-/* OWN -> 0, then every range from container id 1 on, with OWN cut out of a
- * range that contains it (the kernel refuses overlapping host ranges). */
-static size_t default_map(struct spec_idmap *m, uint32_t own, const struct idmap_range *r, size_t nr)
+size_t idmap_default_map(struct spec_idmap *m, uint32_t own, const struct idmap_range *r, size_t nr)
 {
 	uint32_t next = 1;
 	size_t n = 0;
@@ -289,16 +287,16 @@ static int plan_rootless_default(const struct ocr_ctx *ctx, struct idmap_plan *p
 		if (plan->uid_tool.configured)
 			return ocr_fail(err, EPERM, "id map helper: %s", why);
 	} else {
-		plan->n_uid = default_map(plan->uid, ctx->euid, ur->r, ur->n);
-		plan->n_gid = default_map(plan->gid, ctx->egid, gr->r, gr->n);
+		plan->n_uid = idmap_default_map(plan->uid, ctx->euid, ur->r, ur->n);
+		plan->n_gid = idmap_default_map(plan->gid, ctx->egid, gr->r, gr->n);
 		plan->uid_helper = plan->gid_helper = true;
 		ocr_debug(&ctx->log, "idmap: uid ranges from %s, gid ranges from %s; helpers %s, %s", ur->where,
 			  gr->where, plan->uid_tool.path, plan->gid_tool.path);
 		return 0;
 	}
 	snprintf(plan->single_id_why, sizeof(plan->single_id_why), "%s", why);
-	plan->n_uid = default_map(plan->uid, ctx->euid, NULL, 0);
-	plan->n_gid = default_map(plan->gid, ctx->egid, NULL, 0);
+	plan->n_uid = idmap_default_map(plan->uid, ctx->euid, NULL, 0);
+	plan->n_gid = idmap_default_map(plan->gid, ctx->egid, NULL, 0);
 	plan->deny_setgroups = true;
 	plan->single_id = true;
 	ocr_warn(&ctx->log, "%s; mapping only your own id to root: files owned by other ids and "

@@ -58,6 +58,13 @@ int idmap_check_spec(const struct idmap_plan *plan, const struct spec *spec,
 int idmap_apply(const struct ocr_ctx *ctx, pid_t pid,
 		const struct idmap_plan *plan, struct ocr_error *err);
 
+/* The rootless default map into M (IDMAP_MAX_LINES lines): OWN -> 0, then
+ * the ranges R from container id 1 on, with OWN cut out of a range that
+ * holds it and ranges overlapping an earlier one skipped (the kernel
+ * refuses overlapping host ranges). Returns the number of lines. */
+size_t idmap_default_map(struct spec_idmap *m, uint32_t own,
+			 const struct idmap_range *r, size_t nr);
+
 /* Host id for container id ID under MAP (-1 when unmapped). */
 int64_t idmap_to_host(const struct spec_idmap *map, size_t n, uint32_t id);
 
