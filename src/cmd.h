@@ -41,5 +41,10 @@ int cmd_exec(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_features(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_delete(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_doctor(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_pause(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_resume(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_update(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_events(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_ps(struct ocr_ctx *, int, char **, struct ocr_error *);
 
 #endif

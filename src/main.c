@@ -58,6 +58,28 @@ static const struct cmd commands[] = {
 	 "check this host for rootless containers; print the fix for each problem",
 	 "  -f, --format FMT   text (default: one line per check) or json\n"
 	 "      --json         same as --format json\n"},
+	{"pause", cmd_pause, "pause ID", "freeze every process of a container (cgroup.freeze)", ""},
+	{"resume", cmd_resume, "resume ID", "thaw a paused container", ""},
+	{"update", cmd_update, "update [OPTIONS] ID", "change the cgroup limits of a running container",
+	 "  -r, --resources FILE        a runtime-spec LinuxResources JSON (- for stdin); flags override it\n"
+	 "      --memory SIZE           memory limit (memory.max), e.g. 512m; -1 unlimited\n"
+	 "      --memory-reservation SIZE  soft limit (memory.low)\n"
+	 "      --memory-swap SIZE      memory+swap limit (memory.swap.max = SIZE - memory)\n"
+	 "      --cpu-shares N          relative weight, 2..262144 (cpu.weight, converted as runc/crun)\n"
+	 "      --cpu-quota US          CPU time per period in microseconds; -1 unlimited (cpu.max)\n"
+	 "      --cpu-period US         the period of --cpu-quota (cpu.max)\n"
+	 "      --cpuset-cpus LIST      CPUs allowed, e.g. 0-2,4 (cpuset.cpus)\n"
+	 "      --cpuset-mems LIST      memory nodes allowed (cpuset.mems)\n"
+	 "      --pids-limit N          maximum number of tasks; -1 unlimited (pids.max)\n"
+	 "      --blkio-weight N        block I/O weight, 10..1000 (io.weight, converted)\n"
+	 "      --kernel-memory, --kernel-memory-tcp, --cpu-rt-period, --cpu-rt-runtime\n"
+	 "                              accepted; cgroup v2 has no such limits (warning)\n"},
+	{"events", cmd_events, "events [--stats] [--interval D] ID",
+	 "print cgroup statistics (and OOM events) of a container as JSON lines",
+	 "      --stats         print one stats object and exit\n"
+	 "      --interval D    time between stats objects, e.g. 5s, 500ms (default 5s)\n"},
+	{"ps", cmd_ps, "ps [--format table|json] ID [PS OPTIONS...]", "list the processes of a container",
+	 "  -f, --format FMT   table (default: `ps` output, PS OPTIONS default -ef) or json (pids)\n"},
 };
 
 static const struct cmd *find_command(const char *name)
