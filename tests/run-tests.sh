@@ -42,7 +42,14 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${OCIRT_TESTS_AS_USER:-}" ]; then
 		exit 1
 	fi
 	work=$(mktemp -d /tmp/ocirt-tests.XXXXXX)
-	cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+	# A host mount with locked flags (nosuid, nodev, noexec), as users'
+	# /home or /tmp often are, for the remount-keeps-locked-flags test.
+	mkdir -p "$work/locked"
+	mount -t tmpfs -o nosuid,nodev,noexec,size=1m,mode=0755 ocirt-locked "$work/locked" 2>/dev/null || true
+	cleanup() {
+		umount "$work/locked" 2>/dev/null || true
+		[ -n "${KEEP:-}" ] || rm -rf "$work"
+	}
 	trap cleanup EXIT
 	mkdir -p "$work/bin" "$work/unit"
 	cp "$runtime_src" "$work/bin/$(basename "$runtime_src")"
@@ -53,7 +60,8 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${OCIRT_TESTS_AS_USER:-}" ]; then
 	chown -R "$OCIRT_TEST_UID:$OCIRT_TEST_GID" "$work"
 	chmod 0755 "$work"
 	echo "# running as $OCIRT_TEST_USER (uid $OCIRT_TEST_UID) in $work"
-	OCIRT=$work/bin/$(basename "$runtime_src") OCIRT_UNIT_DIR=$work/unit \
+	OCIRT_LOCKED_MOUNT=$work/locked \
+		OCIRT=$work/bin/$(basename "$runtime_src") OCIRT_UNIT_DIR=$work/unit \
 		OCIRT_TESTS_AS_USER=1 TMPDIR=$work \
 		ocirt_as_testuser "$work/tests/run-tests.sh"
 	exit $?

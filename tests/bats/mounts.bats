@@ -79,7 +79,7 @@ mount_opts() {
 	# In a user namespace the flags of mounts from the host are locked: a
 	# read-only remount that drops nosuid/nodev/noexec fails with EPERM.
 	local m src="" flags=""
-	for m in /dev/shm /run /run/lock /dev/mqueue /tmp /dev /proc /sys; do
+	for m in ${OCIRT_LOCKED_MOUNT:-} /dev/shm /run /run/lock /dev/mqueue /tmp /dev /proc /sys; do
 		flags=$(awk -v d="$m" '$5 == d { o = $6 } END { print o }' /proc/self/mountinfo)
 		if [[ ",$flags," =~ ,(nosuid|nodev), ]] && [ -r "$m" ] && [ -x "$m" ]; then
 			src=$m
