@@ -187,13 +187,44 @@ int subid_from_libsubid(enum subid_kind kind, const char *user, struct subid_ran
 	return 1;
 }
 
+bool subid_nss_configured(const char *nsswitch_text)
+{
+	const char *p = nsswitch_text;
+
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		const char *q = p + strspn(p, " \t");
+		if (strncmp(q, "subid:", 6) == 0 && q + 6 <= p + len)
+			return true;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return false;
+}
+
+/* Without a `subid:` source libsubid reads the same files we do: skip
+ * loading it (and its dozen libraries) then. */
+static bool libsubid_needed(void)
+{
+	struct ocr_error ignored;
+	char *text = NULL;
+	bool yes;
+
+	if (read_text("/etc/nsswitch.conf", &text, &ignored) < 0 || text == NULL)
+		return false;
+	yes = subid_nss_configured(text);
+	free(text);
+	return yes;
+}
+
 int subid_lookup(enum subid_kind kind, const char *user, uid_t uid, struct subid_ranges *ret,
 		 struct ocr_error *err)
 {
 	ret->n = 0;
 	ret->source = SUBID_SOURCE_NONE;
 	ret->where = subid_file(kind);
-	if (subid_from_libsubid(kind, user, ret) == 1)
+	if (libsubid_needed() && subid_from_libsubid(kind, user, ret) == 1)
 		return 0;
 	ret->where = subid_file(kind);
 	if (subid_read_file(subid_file(kind), user, uid, ret->r, SUBID_MAX_RANGES, &ret->n, err) < 0)

@@ -51,8 +51,13 @@ int subid_read_file(const char *path, const char *user, uid_t uid,
 int subid_from_libsubid(enum subid_kind kind, const char *user,
 			struct subid_ranges *ret);
 
+/* Does nsswitch.conf text name a `subid:` source (LDAP, SSSD...)? */
+bool subid_nss_configured(const char *nsswitch_text);
+
 /* libsubid, then the file: the ranges of USER/UID and where they came
- * from (source NONE and n 0 when the user has none). */
+ * from (source NONE and n 0 when the user has none). libsubid is only
+ * loaded when /etc/nsswitch.conf names a `subid:` source: without one it
+ * reads the same files. */
 int subid_lookup(enum subid_kind kind, const char *user, uid_t uid,
 		 struct subid_ranges *ret, struct ocr_error *err);
 

@@ -3,6 +3,7 @@
  * (idmap_check_spec), config map shapes, and the userns failure text. TAP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,28 @@ static void test_read_file(void)
 	ok(subid_read_file(path, "me", 4242, r, 4, &n, &err) == 0 && n == 0,
 	   "a missing file is no ranges, not an error");
 	ok(subid_read_file(tmpdir, "me", 4242, r, 4, &n, &err) < 0, "a directory is an error");
+}
+
+static void test_libsubid(void)
+{
+	struct subid_ranges *lib = xcalloc(1, sizeof(*lib)), *files = xcalloc(1, sizeof(*files));
+	struct ocr_error err = {0};
+	struct passwd *pw = getpwuid(getuid());
+
+	ok(subid_nss_configured("passwd: files\n  subid:   sss\n"), "nsswitch `subid:` line found (indented)");
+	ok(!subid_nss_configured("passwd: files\n#subid: sss\nsubidx: y\n"), "comments and other keys are not it");
+	ok(!subid_nss_configured(""), "empty nsswitch.conf: no subid source");
+	/* Where libsubid is installed and reads the files, it must agree. */
+	if (pw == NULL || subid_from_libsubid(SUBID_UID, pw->pw_name, lib) != 1) {
+		ok(true, "# SKIP libsubid.so.4 not installed or no ranges for this user");
+	} else {
+		subid_read_file("/etc/subuid", pw->pw_name, getuid(), files->r, SUBID_MAX_RANGES, &files->n, &err);
+		ok(lib->n == files->n && memcmp(lib->r, files->r, lib->n * sizeof(lib->r[0])) == 0 &&
+			   strcmp(lib->where, "libsubid") == 0,
+		   "libsubid and /etc/subuid give the same %zu ranges", lib->n);
+	}
+	free(lib);
+	free(files);
 }
 
 static void test_covers(void)
@@ -342,6 +365,7 @@ int main(void)
 	}
 	test_parse();
 	test_read_file();
+	test_libsubid();
 	test_covers();
 	test_format_suggest();
 	test_default_map();
