@@ -10,6 +10,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 OCIRT=${OCIRT:-$top/build/ocirt-rootless}
+
+# The README's first command on a fresh machine: as root, install the
+# Debian packages and build before anything else (both are idempotent).
+if [ -z "${OCIRT_DEMO_AS_USER:-}" ] && [ "$OCIRT" = "$top/build/ocirt-rootless" ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		"$here/install-deps.sh"
+	fi
+	make -C "$top" -j"$(nproc)" >/dev/null || { echo "demo.sh: build failed (make -C $top)" >&2; exit 1; }
+fi
 [ -x "$OCIRT" ] || { echo "demo.sh: runtime $OCIRT not found; run make first" >&2; exit 1; }
 
 if [ "$(id -u)" -eq 0 ] && [ -z "${OCIRT_DEMO_AS_USER:-}" ]; then
