@@ -205,12 +205,15 @@ struct exec_child {
 	const struct exec_opts *o;
 	int sync_fd, console_fd;
 	pid_t target;
+	dev_t self_dev;  /* noted before joining the container's mounts */
+	ino_t self_ino;
 };
 
 __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 {
 	struct ocr_error err = {0};
-	struct process_plan pp = {.p = c->proc, .log = &c->ctx->log, .preserve_fds = c->o->preserve_fds};
+	struct process_plan pp = {.p = c->proc, .log = &c->ctx->log, .preserve_fds = c->o->preserve_fds,
+				  .self_dev = c->self_dev, .self_ino = c->self_ino};
 	int master = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -337,9 +340,13 @@ static int spawn(const struct ocr_ctx *ctx, struct exec_job *j, const struct exe
 {
 	struct exec_child c = {.ctx = ctx, .spec = j->spec, .proc = &j->proc, .o = o, .target = target,
 			       .console_fd = j->console_fd};
+	struct process_plan self = {0};
 	struct sync_msg m;
 	int sv[2], r;
 
+	process_note_self(&self);
+	c.self_dev = self.self_dev;
+	c.self_ino = self.self_ino;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return ocr_fail_errno(err, "socketpair");
 	j->stage = fork();

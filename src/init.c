@@ -223,6 +223,7 @@ __attribute__((noreturn)) static void init_main(const struct init_config *ic)
 
 	/* Dies with the runtime until create is done. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	process_note_self(&pp);
 	if (init_build(ic, &rc, &pp, &state, &err) < 0)
 		goto fail;
 	if (rc.rootfd >= 0)

@@ -24,12 +24,27 @@ static const char *env_get(char *const *env, const char *key)
 	return NULL;
 }
 
-static int check_executable(const char *path, struct ocr_error *err)
+void process_note_self(struct process_plan *pp)
+{
+	struct stat st;
+
+	if (stat("/proc/self/exe", &st) == 0) {
+		pp->self_dev = st.st_dev;
+		pp->self_ino = st.st_ino;
+	}
+}
+
+static int check_executable(const struct process_plan *pp, const char *path, struct ocr_error *err)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
 		return ocr_fail_errno(err, "executable `%s`", path);
+	/* Running the runtime itself inside the container would let the
+	 * container reach its binary through /proc/PID/exe and rewrite it
+	 * (CVE-2019-5736), whatever path leads to it. */
+	if (pp->self_ino != 0 && st.st_dev == pp->self_dev && st.st_ino == pp->self_ino)
+		return ocr_fail(err, EPERM, "executable `%s` is the runtime's own binary: refused", path);
 	if (S_ISDIR(st.st_mode))
 		return ocr_fail(err, EISDIR, "executable `%s` is a directory", path);
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
@@ -58,7 +73,7 @@ int process_prepare(struct process_plan *pp, struct ocr_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return ocr_fail(err, ENOTDIR, "process.cwd `%s`", p->cwd);
 	if (strchr(arg0, '/') != NULL) {
-		if (check_executable(arg0, err) < 0)
+		if (check_executable(pp, arg0, err) < 0)
 			return ocr_wrap(err, "process.args[0]");
 		pp->exec_path = xstrdup(arg0);
 		return 0;
@@ -68,6 +83,8 @@ int process_prepare(struct process_plan *pp, struct ocr_error *err)
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		cleanup_free char *cand = xasprintf("%s/%s", *dir ? dir : ".", arg0);
 		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+			if (check_executable(pp, cand, err) < 0)
+				return ocr_wrap(err, "process.args[0]");
 			pp->exec_path = steal_pointer(&cand);
 			return 0;
 		}

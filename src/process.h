@@ -5,6 +5,7 @@
 #define OCR_PROCESS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "log.h"
@@ -19,8 +20,13 @@ struct process_plan {
 	bool setgroups_denied;     /* single-id user namespace */
 	int preserve_fds;          /* fds 3..3+N-1 stay open */
 	bool create_cwd;           /* make a missing cwd (create does, as runc) */
+	dev_t self_dev;            /* the runtime's own binary, never exec'd */
+	ino_t self_ino;            /* inside a container (CVE-2019-5736) */
 };
 
+/* Record the runtime's own binary in PP (call before entering the
+ * container's mount namespace). */
+void process_note_self(struct process_plan *pp);
 /* Resolve args[0] against the process PATH inside the (pivoted) root and
  * check cwd; errors name what is missing. */
 int process_prepare(struct process_plan *pp, struct ocr_error *err);
