@@ -270,7 +270,7 @@ static void check_userns_probe(struct doctor_env *e)
 
 /* ------------------------------------------------- helpers, subids */
 
-static void check_helper(struct doctor_env *e, enum subid_kind kind, const struct subid_ranges *ranges)
+static void check_helper(struct doctor_env *e, enum subid_kind kind)
 {
 	const char *name = kind == SUBID_UID ? "newuidmap" : "newgidmap";
 	struct idmap_helper h;
@@ -288,17 +288,19 @@ static void check_helper(struct doctor_env *e, enum subid_kind kind, const struc
 		add(e, name, DOCTOR_WARN, "sudo apt install uidmap (Fedora: sudo dnf install shadow-utils)",
 		    "%s is not installed: containers get a single-id map (your id as root only)", name);
 	} else if (!idmap_helper_usable(&h, kind, why, sizeof(why))) {
+		/* WHY is "reason: run `fix` (more)": the fix goes to its own field. */
 		char fix[sizeof(why)];
-		const char *start = strstr(why, "run `");
-		snprintf(fix, sizeof(fix), "%s", start ? start + 5 : why);
+		char *start = strstr(why, ": run `");
+		snprintf(fix, sizeof(fix), "%s", start ? start + 7 : why);
 		fix[strcspn(fix, "`")] = '\0';
+		if (start)
+			*start = '\0';
 		add(e, name, DOCTOR_FAIL, fix, "%s", why);
 	} else {
 		bool suid = stat(h.path, &st) == 0 && st.st_uid == 0 && (st.st_mode & S_ISUID);
 		add(e, name, DOCTOR_OK, NULL, "%s, %s", what,
 		    suid ? "setuid root" : kind == SUBID_UID ? "cap_setuid file capability" : "cap_setgid file capability");
 	}
-	(void)ranges;
 }
 
 static uint64_t total_ids(const struct subid_ranges *r)
@@ -641,6 +643,7 @@ static void check_ping(struct doctor_env *e)
 int doctor_run(const struct ocr_ctx *ctx, struct doctor_report *ret, struct ocr_error *err)
 {
 	struct doctor_env e = {.ctx = ctx, .r = ret, .uid = ctx->euid, .gid = ctx->egid, .mapped_gids = 1};
+	bool rootless = ctx->initial_userns && ctx->euid != 0;
 	cleanup_free struct subid_ranges *ur = xcalloc(1, sizeof(*ur));
 	cleanup_free struct subid_ranges *gr = xcalloc(1, sizeof(*gr));
 	struct passwd *pw = getpwuid(ctx->euid);
@@ -653,19 +656,25 @@ int doctor_run(const struct ocr_ctx *ctx, struct doctor_report *ret, struct ocr_
 	snprintf(e.user, sizeof(e.user), "%s", pw ? pw->pw_name : "USER");
 	check_user(&e);
 	check_userns_knobs(&e);
-	check_userns_probe(&e);
-	check_subids(&e, SUBID_UID, ur);
-	check_subids(&e, SUBID_GID, gr);
-	check_helper(&e, SUBID_UID, ur);
-	check_helper(&e, SUBID_GID, gr);
-	if (gr->n > 0 && ur->n > 0 && idmap_helper_find(ctx, SUBID_GID, &h, NULL) == 0 &&
-	    idmap_helper_usable(&h, SUBID_GID, why, sizeof(why)))
-		e.mapped_gids = 1 + (size_t)total_ids(gr);
-	check_xdg(&e);
+	/* Maps and helpers matter to an unprivileged user in the host's user
+	 * namespace only: root maps directly, a nested runtime uses its maps. */
+	if (rootless) {
+		check_userns_probe(&e);
+		check_subids(&e, SUBID_UID, ur);
+		check_subids(&e, SUBID_GID, gr);
+		check_helper(&e, SUBID_UID);
+		check_helper(&e, SUBID_GID);
+		if (gr->n > 0 && ur->n > 0 && idmap_helper_find(ctx, SUBID_GID, &h, NULL) == 0 &&
+		    idmap_helper_usable(&h, SUBID_GID, why, sizeof(why)))
+			e.mapped_gids = 1 + (size_t)total_ids(gr);
+	}
+	if (ctx->euid != 0)
+		check_xdg(&e);
 	check_state_root(&e);
 	check_fs(&e, "home-fs", "home", getenv("HOME"));
 	check_cgroup(&e);
-	check_session(&e);
+	if (ctx->euid != 0)
+		check_session(&e);
 	check_device(&e, "dev-fuse", "/dev/fuse", "fuse", "fuse-overlayfs");
 	before = ret->n;
 	for (size_t i = 0; i < before; i++)
@@ -675,6 +684,7 @@ int doctor_run(const struct ocr_ctx *ctx, struct doctor_report *ret, struct ocr_
 		check_fuse_overlayfs(&e, false);
 	check_device(&e, "dev-net-tun", "/dev/net/tun", "tun", "tap device for slirp4netns/pasta networking");
 	check_ports(&e);
-	check_ping(&e);
+	if (ctx->euid != 0)
+		check_ping(&e);
 	return 0;
 }
