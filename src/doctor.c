@@ -147,7 +147,7 @@ static void check_userns_knobs(struct doctor_env *e)
 __attribute__((noreturn)) static void probe_child(int fd, uid_t uid, gid_t gid, const char *dir)
 {
 	int res[2] = {0, -1};
-	char map[64], opts[PATH_MAX * 3 + 64], merged[PATH_MAX];
+	char map[64], opts[PATH_MAX * 3 + 64], merged[PATH_MAX + 16];
 	struct ocr_error err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -439,7 +439,7 @@ static void check_xdg(struct doctor_env *e)
 static void check_state_root(struct doctor_env *e)
 {
 	const char *root = e->ctx->root;
-	char fix[PATH_MAX + 64], at[PATH_MAX];
+	char fix[PATH_MAX + 128], at[PATH_MAX];
 	struct stat st;
 
 	if (root == NULL)
@@ -486,7 +486,7 @@ static bool has_word(const char *list, const char *word)
 static void check_delegation(struct doctor_env *e)
 {
 	static const char *const wanted[] = {"cpu", "memory", "pids", "io"};
-	char path[PATH_MAX], ctrl[512], missing[64] = "", own[PATH_MAX] = "", fix[512];
+	char path[PATH_MAX + 32], ctrl[512], missing[64] = "", own[PATH_MAX] = "", fix[512];
 	cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
 	char line[PATH_MAX];
 
