@@ -104,3 +104,27 @@ install-shim: $(SHIM)
 # Cgroups (src/cgroup*.c): libm for the cpu.shares -> cpu.weight fit. The
 # systemd manager dlopen()s libsystemd.so.0 only when it is used.
 LIBS += -lm
+
+# ocirt-rootless-net: the libslirp network helper (net/, issue 7), started
+# by create for --network slirp. GLib and libslirp are linked into it
+# only, never into the runtime; it shares src/utils.c and src/error.c.
+NET_HELPER := $(BUILD)/ocirt-rootless-net
+NET_SRCS := $(wildcard net/*.c)
+NET_OBJS := $(NET_SRCS:net/%.c=$(BUILD)/net/%.o) $(BUILD)/net/utils.o $(BUILD)/net/error.o
+NET_PKGS := glib-2.0 slirp libseccomp libcap jansson
+.PHONY: net-helper
+all: $(NET_HELPER)
+check: $(NET_HELPER)
+net-helper: $(NET_HELPER)
+$(BUILD)/net/%.o: net/%.c net/net.h src/utils.h src/error.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -iquote src $(shell $(PKG_CONFIG) --cflags $(NET_PKGS)) -c -o $@ $<
+$(BUILD)/net/%.o: src/%.c src/utils.h src/error.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(NET_HELPER): $(NET_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(NET_OBJS) $(shell $(PKG_CONFIG) --libs $(NET_PKGS))
+install: install-net
+.PHONY: install-net
+install-net: $(NET_HELPER)
+	install -D -m 0755 $(NET_HELPER) $(DESTDIR)$(BINDIR)/ocirt-rootless-net

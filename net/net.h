@@ -1,0 +1,113 @@
+/* ocirt-rootless-net: the network helper of one container. The runtime
+ * starts it during create with the container init's pid; it makes a tap
+ * device in the container's network namespace, runs libslirp for it in the
+ * host's network namespace and serves an API socket for port forwards.
+ *
+ * Files: main.c (arguments, start-up order, ready handshake, log),
+ * tap.c (the short-lived child that joins the container's namespaces),
+ * netlink.c (rtnetlink: link, address, route), slirp.c (SlirpCb table
+ * and poll loop), api.c (JSON API socket), sandbox.c (empty root, no
+ * capabilities, seccomp). */
+#ifndef OCR_NET_H
+#define OCR_NET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* The virtual network, as slirp4netns lays it out. */
+#define NET_VNETWORK "10.0.2.0"
+#define NET_VNETMASK "255.255.255.0"
+#define NET_VPREFIX_LEN 24
+#define NET_VHOST "10.0.2.2"
+#define NET_VDNS "10.0.2.3"
+#define NET_GUEST "10.0.2.100"
+#define NET_VPREFIX6 "fd00::"
+#define NET_VPREFIX6_LEN 64
+#define NET_VHOST6 "fd00::2"
+#define NET_VDNS6 "fd00::3"
+#define NET_GUEST6 "fd00::100"
+#define NET_TAP_NAME "tap0"
+#define NET_MTU_DEFAULT 65520
+#define NET_MTU_MIN 576
+#define NET_MTU_MAX 65521
+#define NET_IPV6_MTU_MIN 1280
+
+#define NET_MAX_FORWARDS 256
+
+/* One port forward: host ADDR:PORT -> guest ADDR:PORT. */
+struct net_forward {
+	int id;
+	bool udp;
+	int family;                 /* AF_INET or AF_INET6 (of both ends) */
+	struct sockaddr_storage host, guest;
+};
+
+struct net_config {
+	const char *id;             /* container id, for messages */
+	pid_t pid;                  /* container init */
+	unsigned long long pid_starttime;
+	unsigned mtu;
+	bool allow_host_loopback;
+	bool ipv6;
+	bool sandbox, seccomp;
+	int ready_fd;               /* report "ok" or the error here, then close */
+	int api_dirfd;              /* directory of the API socket, or -1 */
+	const char *api_name;
+	struct net_forward forwards[NET_MAX_FORWARDS];
+	size_t n_forwards;
+	int unprivileged_port_start;
+};
+
+/* Log lines go to stderr (the runtime points it at its --log file). */
+void net_log_setup(const char *id, bool debug, bool json);
+void net_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void net_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* tap.c: create NET_TAP_NAME in the namespaces of PID and configure it;
+ * returns the tap fd (O_NONBLOCK, O_CLOEXEC). IPv6 is configured when
+ * *IPV6 and dropped (with *IPV6 cleared and a debug line) when the
+ * container's kernel refuses it. */
+int tap_create(const struct net_config *cfg, bool *ipv6, struct ocr_error *err);
+
+/* netlink.c, in the current network namespace. */
+int nl_open(struct ocr_error *err);
+int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err);
+int nl_addr_add(int nl, int ifindex, int family, const void *addr, unsigned prefixlen, struct ocr_error *err);
+int nl_route_default(int nl, int ifindex, int family, const void *gateway, struct ocr_error *err);
+
+/* Forwards: parse "PROTO,HOSTIP,HOSTPORT,CPORT" (as the runtime passes
+ * them) and describe one for messages. */
+int forward_parse(const char *s, struct net_forward *ret, struct ocr_error *err);
+int forward_make(bool udp, const char *host_addr, long host_port, const char *guest_addr, long guest_port,
+		 struct net_forward *ret, struct ocr_error *err);
+void forward_describe(const struct net_forward *f, char *buf, size_t len);
+
+/* slirp.c */
+struct net_loop;
+int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, struct ocr_error *err);
+/* Add a forward; fills the error with the cause (port in use, port below
+ * the unprivileged range, ...). Assigns f->id. */
+int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err);
+int loop_remove_forward(struct net_loop *l, int id, struct ocr_error *err);
+const struct net_forward *loop_forwards(const struct net_loop *l, size_t *ret_n);
+/* Runs until the container goes away or a signal asks us to stop;
+ * returns 0 then, -1 on an error. */
+int loop_run(struct net_loop *l, int apifd, struct ocr_error *err);
+void loop_free(struct net_loop *l);
+
+/* api.c */
+int api_listen(int dirfd, const char *name, struct ocr_error *err);
+/* Serve one connection on the listening socket (bounded in size and time). */
+void api_handle(struct net_loop *l, int listenfd);
+
+/* sandbox.c: after this the process cannot open host files outside /etc
+ * and /run (read-only), has no capabilities and cannot exec, mount,
+ * ptrace or change namespaces. Steps that an unprivileged process cannot
+ * take are skipped with a debug line. */
+int sandbox_enter(const struct net_config *cfg, struct ocr_error *err);
+
+#endif

@@ -1,0 +1,489 @@
+/* libslirp under a GLib poll loop: one const SlirpCb table with a named
+ * function per callback, slirp_pollfds_fill -> g_poll ->
+ * slirp_pollfds_poll, tap reads -> slirp_input, send_packet -> tap
+ * writes. */
+#include <arpa/inet.h>
+#include <glib.h>
+#include <poll.h>
+#include <signal.h>
+#include <slirp/libslirp.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "net.h"
+#include "utils.h"
+
+/* The largest frame a tap gives us (MTU 65521 + Ethernet header). */
+#define FRAME_MAX (65536 + 64)
+/* Frames read per wake-up before slirp gets to its sockets again. */
+#define TAP_BATCH 64
+
+struct net_timer {
+	SlirpTimerId id;
+	void *cb_opaque;
+	int64_t expire_ms;  /* -1: not armed */
+	struct net_timer *next;
+};
+
+struct net_loop {
+	const struct net_config *cfg;
+	Slirp *slirp;
+	int tapfd, pidfd, sigfd;
+	GArray *pollfds;
+	struct net_timer *timers;
+	uint8_t *frame;
+	struct net_forward forwards[NET_MAX_FORWARDS];
+	size_t n_forwards;
+	int next_id;
+	uint64_t tap_write_drops;
+};
+
+/* Fixed slots at the start of pollfds; slirp's sockets follow. */
+enum { SLOT_TAP, SLOT_PID, SLOT_SIG, SLOT_API, N_SLOTS };
+
+/* ---- SlirpCb ---------------------------------------------------------- */
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	struct net_loop *l = opaque;
+	ssize_t n = TEMP_FAILURE_RETRY(write(l->tapfd, buf, len));
+
+	/* A full tap queue drops the frame: TCP retransmits it, as on a
+	 * real link. */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		l->tap_write_drops++;
+		return (ssize_t)len;
+	}
+	return n;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	(void)opaque;
+	net_debug("libslirp: guest error: %s", msg);
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	struct net_loop *l = opaque;
+	struct net_timer *t = g_new0(struct net_timer, 1);
+
+	t->id = id;
+	t->cb_opaque = cb_opaque;
+	t->expire_ms = -1;
+	t->next = l->timers;
+	l->timers = t;
+	return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+	struct net_loop *l = opaque;
+
+	for (struct net_timer **p = &l->timers; *p; p = &(*p)->next) {
+		if (*p == timer) {
+			*p = (*p)->next;
+			g_free(timer);
+			return;
+		}
+	}
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	(void)opaque;
+	((struct net_timer *)timer)->expire_ms = expire_ms;
+}
+
+/* Our loop collects the fds afresh on every turn: nothing to register. */
+static void cb_register_poll_fd(int fd, void *opaque)
+{
+	(void)fd, (void)opaque;
+}
+
+static void cb_unregister_poll_fd(int fd, void *opaque)
+{
+	(void)fd, (void)opaque;
+}
+
+/* Single-threaded: the loop comes back to slirp_pollfds_fill anyway. */
+static void cb_notify(void *opaque)
+{
+	(void)opaque;
+}
+
+static void cb_init_completed(Slirp *slirp, void *opaque)
+{
+	struct net_loop *l = opaque;
+	l->slirp = slirp;
+}
+
+static const SlirpCb slirp_callbacks = {
+	.send_packet = cb_send_packet,
+	.guest_error = cb_guest_error,
+	.clock_get_ns = cb_clock_get_ns,
+	.timer_free = cb_timer_free,
+	.timer_mod = cb_timer_mod,
+	.register_poll_fd = cb_register_poll_fd,
+	.unregister_poll_fd = cb_unregister_poll_fd,
+	.notify = cb_notify,
+	.init_completed = cb_init_completed,
+	.timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ---- poll glue -------------------------------------------------------- */
+
+static int poll_to_gio(int events)
+{
+	int r = 0;
+
+	if (events & SLIRP_POLL_IN)
+		r |= G_IO_IN;
+	if (events & SLIRP_POLL_OUT)
+		r |= G_IO_OUT;
+	if (events & SLIRP_POLL_PRI)
+		r |= G_IO_PRI;
+	if (events & SLIRP_POLL_ERR)
+		r |= G_IO_ERR;
+	if (events & SLIRP_POLL_HUP)
+		r |= G_IO_HUP;
+	return r;
+}
+
+static int gio_to_poll(int events)
+{
+	int r = 0;
+
+	if (events & G_IO_IN)
+		r |= SLIRP_POLL_IN;
+	if (events & G_IO_OUT)
+		r |= SLIRP_POLL_OUT;
+	if (events & G_IO_PRI)
+		r |= SLIRP_POLL_PRI;
+	if (events & G_IO_ERR)
+		r |= SLIRP_POLL_ERR;
+	if (events & G_IO_HUP)
+		r |= SLIRP_POLL_HUP;
+	return r;
+}
+
+static int add_poll(int fd, int events, void *opaque)
+{
+	GArray *pollfds = opaque;
+	GPollFD p = {.fd = fd, .events = (gushort)poll_to_gio(events)};
+
+	g_array_append_val(pollfds, p);
+	return (int)pollfds->len - 1;
+}
+
+static int get_revents(int idx, void *opaque)
+{
+	GArray *pollfds = opaque;
+	return gio_to_poll(g_array_index(pollfds, GPollFD, idx).revents);
+}
+
+static void timers_clamp(const struct net_loop *l, uint32_t *timeout_ms)
+{
+	int64_t now = cb_clock_get_ns(NULL) / 1000000;
+
+	for (const struct net_timer *t = l->timers; t; t = t->next) {
+		int64_t d;
+		if (t->expire_ms < 0)
+			continue;
+		d = t->expire_ms - now;
+		if (d < 0)
+			d = 0;
+		if ((uint64_t)d < *timeout_ms)
+			*timeout_ms = (uint32_t)d;
+	}
+}
+
+static void timers_run(struct net_loop *l)
+{
+	int64_t now = cb_clock_get_ns(NULL) / 1000000;
+	bool fired;
+
+	/* A handler may free or re-arm timers: restart the walk after each. */
+	do {
+		fired = false;
+		for (struct net_timer *t = l->timers; t; t = t->next) {
+			if (t->expire_ms >= 0 && t->expire_ms <= now) {
+				t->expire_ms = -1;
+				slirp_handle_timer(l->slirp, t->id, t->cb_opaque);
+				fired = true;
+				break;
+			}
+		}
+	} while (fired);
+}
+
+/* ---- forwards --------------------------------------------------------- */
+
+static const char *proto_name(const struct net_forward *f)
+{
+	return f->udp ? "udp" : "tcp";
+}
+
+void forward_describe(const struct net_forward *f, char *buf, size_t len)
+{
+	char h[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
+	unsigned hp, gp;
+
+	if (f->family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&f->host, *b = (const void *)&f->guest;
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		inet_ntop(AF_INET6, &b->sin6_addr, g, sizeof(g));
+		hp = ntohs(a->sin6_port);
+		gp = ntohs(b->sin6_port);
+		snprintf(buf, len, "[%s]:%u -> [%s]:%u/%s", h, hp, g, gp, proto_name(f));
+	} else {
+		const struct sockaddr_in *a = (const void *)&f->host, *b = (const void *)&f->guest;
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		inet_ntop(AF_INET, &b->sin_addr, g, sizeof(g));
+		hp = ntohs(a->sin_port);
+		gp = ntohs(b->sin_port);
+		snprintf(buf, len, "%s:%u -> %s:%u/%s", h, hp, g, gp, proto_name(f));
+	}
+}
+
+static unsigned host_port(const struct net_forward *f)
+{
+	return f->family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)&f->host)->sin6_port)
+				     : ntohs(((const struct sockaddr_in *)&f->host)->sin_port);
+}
+
+static socklen_t addr_len(int family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static bool same_host_side(const struct net_forward *a, const struct net_forward *b)
+{
+	return a->udp == b->udp && a->family == b->family &&
+	       memcmp(&a->host, &b->host, addr_len(a->family)) == 0;
+}
+
+int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err)
+{
+	char desc[160];
+	int flags = f->udp ? SLIRP_HOSTFWD_UDP : 0;
+
+	forward_describe(f, desc, sizeof(desc));
+	if (l->n_forwards >= NET_MAX_FORWARDS)
+		return ocr_fail(err, ENOSPC, "forward %s: at most %d forwards", desc, NET_MAX_FORWARDS);
+	for (size_t i = 0; i < l->n_forwards; i++)
+		if (same_host_side(&l->forwards[i], f))
+			return ocr_fail(err, EADDRINUSE, "forward %s: host port %u/%s is already forwarded (id %d)",
+					desc, host_port(f), proto_name(f), l->forwards[i].id);
+	if (f->family == AF_INET6)
+		flags |= SLIRP_HOSTFWD_V6ONLY;
+	errno = 0;
+	if (slirp_add_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
+			       (const struct sockaddr *)&f->guest, addr_len(f->family), flags) < 0) {
+		int e = errno ? errno : EADDRINUSE;
+		if (e == EACCES && (int)host_port(f) < l->cfg->unprivileged_port_start)
+			return ocr_fail(err, e, "forward %s: host port %u is below net.ipv4.ip_unprivileged_port_start (%d): "
+				       "use a port >= %d, or lower that sysctl as root",
+					desc, host_port(f), l->cfg->unprivileged_port_start, l->cfg->unprivileged_port_start);
+		if (e == EADDRINUSE)
+			return ocr_fail(err, e, "forward %s: host port %u/%s is already in use", desc, host_port(f),
+					proto_name(f));
+		errno = e;
+		return ocr_fail_errno(err, "forward %s", desc);
+	}
+	f->id = ++l->next_id;
+	l->forwards[l->n_forwards++] = *f;
+	net_debug("forward %d: %s", f->id, desc);
+	return 0;
+}
+
+int loop_remove_forward(struct net_loop *l, int id, struct ocr_error *err)
+{
+	for (size_t i = 0; i < l->n_forwards; i++) {
+		struct net_forward *f = &l->forwards[i];
+		if (f->id != id)
+			continue;
+		if (slirp_remove_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
+					  f->udp ? SLIRP_HOSTFWD_UDP : 0) < 0)
+			return ocr_fail(err, ENOENT, "forward %d: libslirp does not know it", id);
+		net_debug("forward %d removed", id);
+		memmove(f, f + 1, (l->n_forwards - i - 1) * sizeof(*f));
+		l->n_forwards--;
+		return 0;
+	}
+	return ocr_fail(err, ENOENT, "no forward with id %d", id);
+}
+
+const struct net_forward *loop_forwards(const struct net_loop *l, size_t *ret_n)
+{
+	*ret_n = l->n_forwards;
+	return l->forwards;
+}
+
+/* ---- set-up and loop -------------------------------------------------- */
+
+static void make_config(const struct net_config *cfg, SlirpConfig *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->version = 4;
+	sc->restricted = 0;
+	sc->in_enabled = true;
+	inet_pton(AF_INET, NET_VNETWORK, &sc->vnetwork);
+	inet_pton(AF_INET, NET_VNETMASK, &sc->vnetmask);
+	inet_pton(AF_INET, NET_VHOST, &sc->vhost);
+	inet_pton(AF_INET, NET_VDNS, &sc->vnameserver);
+	inet_pton(AF_INET, NET_GUEST, &sc->vdhcp_start);
+	sc->in6_enabled = cfg->ipv6;
+	inet_pton(AF_INET6, NET_VPREFIX6, &sc->vprefix_addr6);
+	sc->vprefix_len = NET_VPREFIX6_LEN;
+	inet_pton(AF_INET6, NET_VHOST6, &sc->vhost6);
+	inet_pton(AF_INET6, NET_VDNS6, &sc->vnameserver6);
+	sc->if_mtu = cfg->mtu;
+	sc->if_mru = cfg->mtu;
+	sc->disable_host_loopback = !cfg->allow_host_loopback;
+	sc->enable_emu = false;
+	sc->disable_dhcp = true;  /* addresses are static */
+}
+
+static int signal_fd(struct ocr_error *err)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return ocr_fail_errno(err, "sigprocmask");
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return ocr_fail_errno(err, "signalfd");
+	return fd;
+}
+
+int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, struct ocr_error *err)
+{
+	struct net_loop *l = g_new0(struct net_loop, 1);
+	SlirpConfig sc;
+
+	l->cfg = cfg;
+	l->tapfd = tapfd;
+	l->pidfd = l->sigfd = -1;
+	l->pollfds = g_array_sized_new(FALSE, TRUE, sizeof(GPollFD), 64);
+	l->frame = g_malloc(FRAME_MAX);
+	*ret = l;
+	l->pidfd = (int)syscall(SYS_pidfd_open, cfg->pid, 0);
+	if (l->pidfd < 0)
+		return ocr_fail_errno(err, "watch container init %d (pidfd_open)", (int)cfg->pid);
+	l->sigfd = signal_fd(err);
+	if (l->sigfd < 0)
+		return -1;
+	make_config(cfg, &sc);
+	if (slirp_new(&sc, &slirp_callbacks, l) == NULL || l->slirp == NULL)
+		return ocr_fail(err, EINVAL, "libslirp %s refused the configuration", slirp_version_string());
+	net_debug("libslirp %s: MTU %u, IPv6 %s, host loopback %s", slirp_version_string(), cfg->mtu,
+		  cfg->ipv6 ? "on" : "off", cfg->allow_host_loopback ? "allowed" : "refused");
+	return 0;
+}
+
+/* Up to TAP_BATCH frames into slirp. Returns -1 when the tap is gone
+ * (the container's network namespace went away). */
+static int tap_drain(struct net_loop *l)
+{
+	for (int i = 0; i < TAP_BATCH; i++) {
+		ssize_t n = read(l->tapfd, l->frame, FRAME_MAX);
+		if (n > 0) {
+			slirp_input(l->slirp, l->frame, (int)n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void pollfd_set(GArray *a, int slot, int fd)
+{
+	GPollFD *p = &g_array_index(a, GPollFD, slot);
+
+	p->fd = fd;
+	p->events = fd >= 0 ? G_IO_IN : 0;
+	p->revents = 0;
+}
+
+int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
+{
+	for (;;) {
+		uint32_t timeout = UINT32_MAX;
+		GPollFD *fds;
+		int n;
+
+		g_array_set_size(l->pollfds, N_SLOTS);
+		pollfd_set(l->pollfds, SLOT_TAP, l->tapfd);
+		pollfd_set(l->pollfds, SLOT_PID, l->pidfd);
+		pollfd_set(l->pollfds, SLOT_SIG, l->sigfd);
+		pollfd_set(l->pollfds, SLOT_API, apifd);
+		slirp_pollfds_fill(l->slirp, &timeout, add_poll, l->pollfds);
+		timers_clamp(l, &timeout);
+		fds = (GPollFD *)(void *)l->pollfds->data;
+		n = g_poll(fds, l->pollfds->len, timeout == UINT32_MAX ? -1 : (gint)timeout);
+		if (n < 0 && errno != EINTR)
+			return ocr_fail_errno(err, "poll");
+		if (fds[SLOT_PID].revents) {
+			net_debug("container init %d exited: stopping", (int)l->cfg->pid);
+			return 0;
+		}
+		if (fds[SLOT_SIG].revents) {
+			struct signalfd_siginfo si;
+			if (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				net_debug("signal %u: stopping", si.ssi_signo);
+				return 0;
+			}
+		}
+		if (fds[SLOT_TAP].revents & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {
+			net_debug("tap device gone: stopping");
+			return 0;
+		}
+		if ((fds[SLOT_TAP].revents & G_IO_IN) && tap_drain(l) < 0) {
+			net_debug("tap read: %s: stopping", strerror(errno));
+			return 0;
+		}
+		if (apifd >= 0 && fds[SLOT_API].revents)
+			api_handle(l, apifd);
+		slirp_pollfds_poll(l->slirp, n < 0, get_revents, l->pollfds);
+		timers_run(l);
+	}
+}
+
+void loop_free(struct net_loop *l)
+{
+	if (l == NULL)
+		return;
+	if (l->slirp)
+		slirp_cleanup(l->slirp);
+	while (l->timers) {
+		struct net_timer *t = l->timers;
+		l->timers = t->next;
+		g_free(t);
+	}
+	if (l->pidfd >= 0)
+		close(l->pidfd);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	g_array_free(l->pollfds, TRUE);
+	g_free(l->frame);
+	g_free(l);
+}
