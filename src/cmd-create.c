@@ -7,6 +7,7 @@
 
 enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS, OPT_LAYER, OPT_UPPER,
        OPT_OVERLAY };
+enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU };
 
 static const struct option create_opts[] = {
 	{"bundle", required_argument, NULL, 'b'},
@@ -19,9 +20,47 @@ static const struct option create_opts[] = {
 	{"layer", required_argument, NULL, OPT_LAYER},
 	{"upper", required_argument, NULL, OPT_UPPER},
 	{"overlay", required_argument, NULL, OPT_OVERLAY},
+	{"network", required_argument, NULL, OPT_NETWORK},
+	{"publish", required_argument, NULL, 'p'},
+	{"allow-host-loopback", no_argument, NULL, OPT_ALLOW_HOST_LOOPBACK},
+	{"mtu", required_argument, NULL, OPT_MTU},
 	CMD_HELP_OPTION,
 	{NULL, 0, NULL, 0},
 };
+
+/* --network, --publish (repeatable), --mtu: checked here so a typo fails
+ * before anything is created; network_setup() reads them. */
+static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
+{
+	struct net_publish p;
+	unsigned mtu;
+
+	switch (c) {
+	case OPT_NETWORK:
+		if (network_parse_mode(optarg, err) < 0)
+			return ocr_wrap(err, "--network");
+		n->mode = optarg;
+		return 0;
+	case 'p': {
+		size_t k = strv_len(n->publish);
+		if (network_parse_publish(optarg, &p, err) < 0)
+			return ocr_wrap(err, "--publish");
+		if (k >= NETWORK_MAX_PUBLISH)
+			return ocr_fail(err, E2BIG, "--publish: at most %d", NETWORK_MAX_PUBLISH);
+		n->publish = xrealloc(n->publish, (k + 2) * sizeof(char *));
+		n->publish[k] = optarg;
+		n->publish[k + 1] = NULL;
+		return 0;
+	}
+	case OPT_ALLOW_HOST_LOOPBACK: n->allow_host_loopback = true; return 0;
+	case OPT_MTU:
+		if (network_parse_mtu(optarg, &mtu, err) < 0)
+			return ocr_wrap(err, "--mtu");
+		n->mtu = optarg;
+		return 0;
+	default: return ocr_fail(err, EINVAL, "bad option");
+	}
+}
 
 /* Shared by create and run: they take the same flags (-d only for run). */
 static int parse_create(const char *verb, int argc, char **argv, struct container_opts *o, bool *help,
@@ -30,7 +69,7 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 	bool is_run = strcmp(verb, "run") == 0;
 	int c;
 
-	while ((c = cmd_getopt(argc, argv, is_run ? "b:dh" : "b:h", create_opts, verb, err)) != -1) {
+	while ((c = cmd_getopt(argc, argv, is_run ? "b:dp:h" : "b:p:h", create_opts, verb, err)) != -1) {
 		switch (c) {
 		case 'b': o->bundle = optarg; break;
 		case 'd':
@@ -56,6 +95,13 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 		}
 		case OPT_UPPER: o->overlay.upper = optarg; break;
 		case OPT_OVERLAY: o->overlay.mode = optarg; break;
+		case OPT_NETWORK:
+		case 'p':
+		case OPT_ALLOW_HOST_LOOPBACK:
+		case OPT_MTU:
+			if (parse_net_flag(c, &o->net, err) < 0)
+				return -1;
+			break;
 		case 'h': *help = true; return 0;
 		default: return -1;
 		}
@@ -70,10 +116,12 @@ int cmd_create(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 {
 	struct container_opts o = {0};
 	cleanup_free char **layers = NULL;
+	cleanup_free char **publish = NULL;
 	bool help = false;
 	int rc = parse_create("create", argc, argv, &o, &help, err);
 
 	layers = o.overlay.layers;
+	publish = o.net.publish;
 	if (rc < 0)
 		return -1;
 	if (help) {
@@ -88,10 +136,12 @@ int cmd_run(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 	struct container_opts o = {0};
 	cleanup_free char **layers = NULL;
 	bool help = false;
+	cleanup_free char **publish = NULL;
 	int status;
 	int rc = parse_create("run", argc, argv, &o, &help, err);
 
 	layers = o.overlay.layers;
+	publish = o.net.publish;
 	if (rc < 0)
 		return -1;
 	if (help) {

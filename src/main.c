@@ -80,6 +80,12 @@ static const struct cmd commands[] = {
 	 "      --interval D    time between stats objects, e.g. 5s, 500ms (default 5s)\n"},
 	{"ps", cmd_ps, "ps [--format table|json] ID [PS OPTIONS...]", "list the processes of a container",
 	 "  -f, --format FMT   table (default: `ps` output, PS OPTIONS default -ef) or json (pids)\n"},
+	{"bundle", cmd_bundle, "bundle --image OCI_LAYOUT[:TAG] [--cache DIR] [--rootless] BUNDLE",
+	 "make a bundle from a local OCI image layout; layers are unpacked once into a cache",
+	 "      --image LAYOUT[:TAG]  OCI image layout directory, and the tag (default: its only image)\n"
+	 "      --cache DIR           unpacked layers (default: $XDG_CACHE_HOME/ocirt-rootless or\n"
+	 "                            ~/.cache/ocirt-rootless)\n"
+	 "      --rootless            a config for an unprivileged user (the default unless run as root)\n"},
 };
 
 static const struct cmd *find_command(const char *name)

@@ -1,7 +1,17 @@
 /* Built-in rootless networking (issue: libslirp helper in net/). The
  * runtime side: decide whether a container asked for it (create/run flags
  * or bundle annotations), start the helper for a container's network
- * namespace, and stop it at delete. */
+ * namespace, and stop it at delete.
+ *
+ * Asking for it: flags win over annotations, setting by setting.
+ *   --network slirp|none            run.oci.ocirt.network=slirp|none
+ *   --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp] (repeatable)
+ *                                   run.oci.ocirt.publish=SPEC[,SPEC...]
+ *   --allow-host-loopback           run.oci.ocirt.allow-host-loopback=true
+ *   --mtu N                         run.oci.ocirt.mtu=N
+ * The config must create a network namespace (linux.namespaces has
+ * "network" without a path). When it joins one by path (Podman), the
+ * helper is never started. */
 #ifndef OCR_NETWORK_H
 #define OCR_NETWORK_H
 
@@ -13,12 +23,39 @@
 #include "error.h"
 #include "spec.h"
 
+#define NETWORK_ANN_MODE "run.oci.ocirt.network"
+#define NETWORK_ANN_PUBLISH "run.oci.ocirt.publish"
+#define NETWORK_ANN_LOOPBACK "run.oci.ocirt.allow-host-loopback"
+#define NETWORK_ANN_MTU "run.oci.ocirt.mtu"
+
+#define NETWORK_HELPER_NAME "ocirt-rootless-net"
+#define NETWORK_HELPER_ENV "OCIRT_NET_HELPER"
+#define NETWORK_API_SOCKET "net.sock"
+/* Keep in step with net/net.h. */
+#define NETWORK_MTU_DEFAULT 65520
+#define NETWORK_MTU_MIN 576
+#define NETWORK_MTU_MAX 65521
+#define NETWORK_MAX_PUBLISH 256
+
 struct net_options {
 	const char *mode;          /* --network: NULL (spec decides), "none", "slirp" */
 	char **publish;            /* --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp], NULL-terminated */
 	bool allow_host_loopback;  /* --allow-host-loopback */
 	const char *mtu;           /* --mtu N */
 };
+
+/* One --publish: host ADDR:PORT -> the container's PORT. */
+struct net_publish {
+	bool udp;
+	char host_addr[46];        /* IPv4 or IPv6 literal; "" = every address */
+	unsigned host_port, container_port;
+};
+
+/* Syntax checks, also used by the flag parser so a typo fails before
+ * anything is created. Messages name the value, not the flag. */
+int network_parse_mode(const char *s, struct ocr_error *err);
+int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err);
+int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err);
 
 /* Called by create once the container's init (PID) exists and before the
  * container may start. Does nothing unless networking was asked for;
@@ -30,5 +67,14 @@ int network_setup(const struct ocr_ctx *ctx, const char *id, const struct spec *
  * network_setup started. Idempotent. */
 int network_teardown(const struct ocr_ctx *ctx, const char *id, int state_dirfd, json_t *extra,
 		     struct ocr_error *err);
+
+/* Port forwards of a running container, through its helper's API socket
+ * (ROOT/ID/net.sock). */
+int network_port_add(const struct ocr_ctx *ctx, const char *id, const struct net_publish *p, int *ret_fwd_id,
+		     struct ocr_error *err);
+/* RET_ENTRIES: a JSON array of {id, proto, host_addr, host_port,
+ * guest_addr, guest_port}, owned by the caller. */
+int network_port_list(const struct ocr_ctx *ctx, const char *id, json_t **ret_entries, struct ocr_error *err);
+int network_port_remove(const struct ocr_ctx *ctx, const char *id, int fwd_id, struct ocr_error *err);
 
 #endif
