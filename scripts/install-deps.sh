@@ -5,10 +5,10 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config
-	libjansson-dev libseccomp-dev libcap-dev libglib2.0-dev libslirp-dev libsubid-dev
+	libjansson-dev libseccomp-dev libcap-dev libglib2.0-dev libslirp-dev libsubid-dev libarchive-dev
 	uidmap busybox-static
 	bats bats-assert bats-support
-	jq iproute2 fuse-overlayfs procps util-linux psmisc coreutils passwd
+	jq iproute2 fuse-overlayfs procps util-linux psmisc coreutils passwd zstd
 	# reference runtimes (the tests are validated against runc) and the
 	# Podman integration tests
 	runc crun podman conmon slirp4netns passt netavark aardvark-dns
