@@ -46,6 +46,7 @@ int cmd_resume(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_update(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_events(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_ps(struct ocr_ctx *, int, char **, struct ocr_error *);
+int cmd_port(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_bundle(struct ocr_ctx *, int, char **, struct ocr_error *);
 
 #endif

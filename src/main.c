@@ -80,6 +80,9 @@ static const struct cmd commands[] = {
 	 "      --interval D    time between stats objects, e.g. 5s, 500ms (default 5s)\n"},
 	{"ps", cmd_ps, "ps [--format table|json] ID [PS OPTIONS...]", "list the processes of a container",
 	 "  -f, --format FMT   table (default: `ps` output, PS OPTIONS default -ef) or json (pids)\n"},
+	{"port", cmd_port, "port list|add|rm ID [[HOSTIP:]HOSTPORT:CPORT[/tcp|udp] | FORWARD-ID]",
+	 "list, add or remove published ports of a running container (--network slirp)",
+	 "  -f, --format FMT   list: table (default) or json\n"},
 	{"bundle", cmd_bundle, "bundle --image OCI_LAYOUT[:TAG] [--cache DIR] [--rootless] BUNDLE",
 	 "make a bundle from a local OCI image layout; layers are unpacked once into a cache",
 	 "      --image LAYOUT[:TAG]  OCI image layout directory, and the tag (default: its only image)\n"
