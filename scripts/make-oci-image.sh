@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-oci-image.sh [--nested] [--tag TAG] [--evil KIND] DIR
+# make-oci-image.sh [--nested] [--tag TAG] [--evil KIND [--evil-target DIR]] DIR
 #
 # Build a small OCI image layout in DIR from busybox-static, without a
 # network and without root (tar, gzip, zstd, sha256sum, jq):
@@ -17,25 +17,26 @@
 #                manifest and a linux/arm64 one (whose config sets ARCH=arm64)
 #   --evil KIND  add a 4th layer with a hostile entry: dotdot (../escape),
 #                absolute (/abs-escape), hardlink (a hard link to
-#                ../outside), symlink (lnk -> / then lnk/file)
+#                ../outside), symlink (lnk -> DIR, default /, then lnk/file)
 # Prints nothing on success; the layer digests are in DIR/index.json's
 # manifest (jq).
 set -euo pipefail
 
 die() { echo "make-oci-image.sh: $*" >&2; exit 1; }
 
-nested=0 tag=latest evil=""
+nested=0 tag=latest evil="" evil_target=/
 while [ $# -gt 0 ]; do
 	case $1 in
 	--nested) nested=1; shift ;;
 	--tag) tag=$2; shift 2 ;;
 	--evil) evil=$2; shift 2 ;;
+	--evil-target) evil_target=$2; shift 2 ;;
 	-h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
 done
-[ $# -eq 1 ] || die "usage: make-oci-image.sh [--nested] [--tag TAG] [--evil KIND] DIR"
+[ $# -eq 1 ] || die "usage: make-oci-image.sh [--nested] [--tag TAG] [--evil KIND [--evil-target DIR]] DIR"
 out=$1
 for t in tar gzip zstd sha256sum jq; do
 	command -v "$t" >/dev/null || die "$t not found (run scripts/install-deps.sh as root)"
@@ -106,7 +107,7 @@ if [ -n "$evil" ]; then
 		"${TAR[@]}" -P --transform 's,^a$,../outside,RSh' -C "$e" -cf "$work/l4.tar" a b
 		;;
 	symlink)
-		ln -s / "$e/lnk"
+		ln -s "$evil_target" "$e/lnk"
 		"${TAR[@]}" -C "$e" -cf "$work/l4.tar" lnk
 		"${TAR[@]}" --transform 's,^a$,lnk/file,' -C "$e" -rf "$work/l4.tar" a
 		;;
