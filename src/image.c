@@ -665,6 +665,10 @@ static int open_parent(struct unpack *u, const char *parent, struct ocr_error *e
 		if (pfd < 0 || (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST))
 			return ocr_fail_errno(err, "make parent `%s`", prefix);
 		fd = open_in_layer(u->rootfd, prefix, O_RDONLY | O_DIRECTORY);
+		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+			return ocr_fail(err, EPERM, "refused: `%s` does not lead to a directory inside the layer "
+						    "(a symlink out of it?)",
+					prefix);
 		if (fd < 0)
 			return ocr_fail_errno(err, "parent `%s`", prefix);
 		if (*p)
