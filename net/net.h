@@ -99,6 +99,20 @@ const struct net_forward *loop_forwards(const struct net_loop *l, size_t *ret_n)
 int loop_run(struct net_loop *l, int apifd, struct ocr_error *err);
 void loop_free(struct net_loop *l);
 
+/* udpfwd.c: answers of published UDP ports to loopback clients while
+ * host loopback is disabled (libslirp would drop them). */
+struct udp_sessions;
+struct udp_sessions *udp_sessions_new(void);
+void udp_sessions_free(struct udp_sessions *t);
+/* A frame libslirp sends to the container: remember forward sessions. */
+void udp_sessions_note(struct udp_sessions *t, const struct net_forward *fw, size_t n, const uint8_t *frame,
+		       size_t len);
+/* A frame from the container: true when it was a forward's answer and was
+ * delivered (FDS: libslirp's current poll fds, GPollFD). */
+struct _GPollFD;
+bool udp_sessions_answer(struct udp_sessions *t, const struct net_forward *fw, size_t n, const struct _GPollFD *fds,
+			 size_t n_fds, const uint8_t *frame, size_t len);
+
 /* api.c */
 int api_listen(int dirfd, const char *name, struct ocr_error *err);
 /* Serve one connection on the listening socket (bounded in size and time). */

@@ -37,6 +37,8 @@ struct net_loop {
 	struct net_forward forwards[NET_MAX_FORWARDS];
 	size_t n_forwards;
 	int next_id;
+	size_t n_udp_forwards;
+	struct udp_sessions *udp;  /* only while host loopback is disabled */
 	uint64_t tap_write_drops;
 };
 
@@ -48,7 +50,11 @@ enum { SLOT_TAP, SLOT_PID, SLOT_SIG, SLOT_API, N_SLOTS };
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct net_loop *l = opaque;
-	ssize_t n = TEMP_FAILURE_RETRY(write(l->tapfd, buf, len));
+	ssize_t n;
+
+	if (l->udp && l->n_udp_forwards)
+		udp_sessions_note(l->udp, l->forwards, l->n_forwards, buf, len);
+	n = TEMP_FAILURE_RETRY(write(l->tapfd, buf, len));
 
 	/* A full tap queue drops the frame: TCP retransmits it, as on a
 	 * real link. */
@@ -304,6 +310,7 @@ int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error
 	}
 	f->id = ++l->next_id;
 	l->forwards[l->n_forwards++] = *f;
+	l->n_udp_forwards += f->udp;
 	net_debug("forward %d: %s", f->id, desc);
 	return 0;
 }
@@ -318,6 +325,7 @@ int loop_remove_forward(struct net_loop *l, int id, struct ocr_error *err)
 					  f->udp ? SLIRP_HOSTFWD_UDP : 0) < 0)
 			return ocr_fail(err, ENOENT, "forward %d: libslirp does not know it", id);
 		net_debug("forward %d removed", id);
+		l->n_udp_forwards -= f->udp;
 		memmove(f, f + 1, (l->n_forwards - i - 1) * sizeof(*f));
 		l->n_forwards--;
 		return 0;
@@ -383,6 +391,8 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	l->pidfd = l->sigfd = -1;
 	l->pollfds = g_array_sized_new(FALSE, TRUE, sizeof(GPollFD), 64);
 	l->frame = g_malloc(FRAME_MAX);
+	if (!cfg->allow_host_loopback)
+		l->udp = udp_sessions_new();
 	*ret = l;
 	l->pidfd = (int)syscall(SYS_pidfd_open, cfg->pid, 0);
 	if (l->pidfd < 0)
@@ -405,6 +415,11 @@ static int tap_drain(struct net_loop *l)
 	for (int i = 0; i < TAP_BATCH; i++) {
 		ssize_t n = read(l->tapfd, l->frame, FRAME_MAX);
 		if (n > 0) {
+			if (l->udp && l->n_udp_forwards &&
+			    udp_sessions_answer(l->udp, l->forwards, l->n_forwards,
+						&g_array_index(l->pollfds, GPollFD, N_SLOTS), l->pollfds->len - N_SLOTS,
+						l->frame, (size_t)n))
+				continue;
 			slirp_input(l->slirp, l->frame, (int)n);
 			continue;
 		}
@@ -457,13 +472,17 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 			net_debug("tap device gone: stopping");
 			return 0;
 		}
+		/* Host sockets first: this also moves libslirp's clock to now,
+		 * which the frames below need. A UDP socket made for a frame
+		 * while the clock is stale (the first frame, or the first after
+		 * minutes of quiet) would expire before its answer comes. */
+		slirp_pollfds_poll(l->slirp, n < 0, get_revents, l->pollfds);
 		if ((fds[SLOT_TAP].revents & G_IO_IN) && tap_drain(l) < 0) {
 			net_debug("tap read: %s: stopping", strerror(errno));
 			return 0;
 		}
 		if (apifd >= 0 && fds[SLOT_API].revents)
 			api_handle(l, apifd);
-		slirp_pollfds_poll(l->slirp, n < 0, get_revents, l->pollfds);
 		timers_run(l);
 	}
 }
@@ -485,5 +504,6 @@ void loop_free(struct net_loop *l)
 		close(l->sigfd);
 	g_array_free(l->pollfds, TRUE);
 	g_free(l->frame);
+	udp_sessions_free(l->udp);
 	g_free(l);
 }
