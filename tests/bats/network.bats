@@ -1,0 +1,523 @@
+#!/usr/bin/env bats
+# Built-in rootless networking: --network slirp starts ocirt-rootless-net
+# (net/) for the container's network namespace.
+#
+# Traffic goes only to loopback (127.0.0.1, ::1) or to the namespaces the
+# tests make; every wait is bounded by a count and a time. Host ports are
+# picked free at random in 20000..59999.
+#
+# The helper is found as the runtime finds it: $OCIRT_NET_HELPER, else
+# ocirt-rootless-net next to $OCIRT.
+
+load helpers
+
+eval "$(declare -f setup | sed '1s/^setup/helpers_setup/')"
+eval "$(declare -f teardown | sed '1s/^teardown/helpers_teardown/')"
+
+setup_file() {
+	# A static UDP echo server and client (busybox nc has no UDP):
+	#   udp-echo PORT                          echo every datagram back
+	#   udp-echo -c ADDR PORT TEXT [SRCPORT]   send TEXT, print the answer (2 s)
+	UDP_ECHO=$BATS_FILE_TMPDIR/udp-echo
+	cat >"$BATS_FILE_TMPDIR/udp-echo.c" <<-'EOF'
+		#include <arpa/inet.h>
+		#include <stdio.h>
+		#include <stdlib.h>
+		#include <string.h>
+		#include <sys/socket.h>
+		#include <sys/time.h>
+		int main(int argc, char **argv)
+		{
+			struct sockaddr_in a = {.sin_family = AF_INET};
+			int fd = socket(AF_INET, SOCK_DGRAM, 0);
+			char buf[2048];
+			if (argc >= 5 && strcmp(argv[1], "-c") == 0) {
+				struct timeval tv = {.tv_sec = 2};
+				struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};
+				ssize_t n;
+				a.sin_port = htons(argc > 5 ? atoi(argv[5]) : 0);
+				inet_pton(AF_INET, argv[2], &to.sin_addr);
+				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+				if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+				    sendto(fd, argv[4], strlen(argv[4]), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+					return 2;
+				n = recv(fd, buf, sizeof(buf) - 1, 0);
+				if (n < 0)
+					return 1;
+				buf[n] = 0;
+				printf("%s\n", buf);
+				return 0;
+			}
+			a.sin_port = htons(atoi(argc > 1 ? argv[1] : "7"));
+			if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+				return 1;
+			for (;;) {
+				struct sockaddr_in from;
+				socklen_t len = sizeof(from);
+				ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+				if (n > 0)
+					sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+			}
+		}
+	EOF
+	cc -static -O2 -o "$UDP_ECHO" "$BATS_FILE_TMPDIR/udp-echo.c" 2>/dev/null || rm -f "$UDP_ECHO"
+	export UDP_ECHO
+}
+
+setup() {
+	helpers_setup
+	# Unique among concurrent runs too: pgrep finds helpers by id.
+	CID=net$BATS_TEST_NUMBER-$$-$RANDOM
+	HOST_PIDS=()
+	HELPER_PIDS=()
+	[ "$OCIRT_IS_OURS" = 1 ] || skip "$RUNTIME_NAME has no built-in networking"
+	NET_HELPER=${OCIRT_NET_HELPER:-$(dirname "$OCIRT")/ocirt-rootless-net}
+	[ -x "$NET_HELPER" ] ||
+		fail "network helper $NET_HELPER not found: install ocirt-rootless-net next to $OCIRT (run-tests.sh copies the runtime) or set OCIRT_NET_HELPER"
+	export OCIRT_NET_HELPER=$NET_HELPER
+	# A new network namespace: without it the container shares the host's.
+	update_config '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
+}
+
+teardown() {
+	local rc=0 pid
+	helpers_teardown || rc=$?
+	for pid in "${HOST_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${HELPER_PIDS[@]}"; do
+		if ! wait_pid_gone "$pid" 5 2>/dev/null; then
+			kill -9 "$pid" 2>/dev/null || true
+			echo "# teardown: network helper $pid survived delete --force" >&2
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+# free_port: a port in 20000..59999 with no TCP or UDP socket on it.
+free_port() {
+	local i p hex
+	for ((i = 0; i < 50; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		hex=$(printf ':%04X ' "$p")
+		if ! cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null | grep -q "$hex"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# net_run FLAG... -- COMMAND...: run the container in the foreground with
+# the runtime flags (bats `run`, stderr apart).
+net_run() {
+	local flags=()
+	while [ "$1" != "--" ]; do
+		flags+=("$1")
+		shift
+	done
+	shift
+	set_args "$@"
+	run --separate-stderr runtime run "${flags[@]}" --bundle "$BUNDLE" "$CID" </dev/null
+	[ -z "$stderr" ] || printf '# stderr of run %s (status %s):\n%s\n' "$*" "$status" "$stderr"
+}
+
+# net_run_d FLAG... -- COMMAND...: run -d; sets CPID and HPID (the helper).
+net_run_d() {
+	local flags=()
+	while [ "$1" != "--" ]; do
+		flags+=("$1")
+		shift
+	done
+	shift
+	set_args "$@"
+	runtime run -d "${flags[@]}" --bundle "$BUNDLE" "$CID" </dev/null \
+		>"$BATS_TEST_TMPDIR/detached.out" 2>"$BATS_TEST_TMPDIR/detached.err" ||
+		fail "run -d failed: $(cat "$BATS_TEST_TMPDIR/detached.err")"
+	CPID=$(state_field "$CID" .pid)
+	TRACKED_PIDS+=("$CPID")
+	HPID=$(helper_pid)
+	HELPER_PIDS+=("$HPID")
+}
+
+# helper_pid [ID]: the helper's pid as the state records it.
+helper_pid() {
+	local pid
+	pid=$(jq -r '.extra.network.helper_pid // empty' "$ROOT/${1:-$CID}/state.json")
+	[[ "$pid" =~ ^[1-9][0-9]*$ ]] || fail "no network helper recorded in $ROOT/${1:-$CID}/state.json"
+	echo "$pid"
+}
+
+# helpers_of_container ID: pids of ocirt-rootless-net started for ID (ids
+# are unique per test run, see setup).
+helpers_of_container() {
+	pgrep -u "$(id -u)" -f "ocirt-rootless-net --id $1 --pid=" || true
+}
+
+# http_get HOST PORT: the body of GET / (bash /dev/tcp; 3 s bound).
+http_get() {
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$1" "$2" 2>/dev/null
+}
+
+# wait_http HOST PORT TEXT: poll (40 x 0.1 s) until GET / returns TEXT.
+wait_http() {
+	local i
+	for ((i = 0; i < 40; i++)); do
+		http_get "$1" "$2" | grep -q "$3" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# udp_ask HOST PORT TEXT: send TEXT, print the first answer (2 s bound).
+udp_ask() {
+	timeout 3 bash -c 'exec 3<>"/dev/udp/$1/$2" && printf "%s" "$3" >&3 && read -r -t 2 -N ${#3} -u 3 r && printf "%s" "$r"' \
+		_ "$1" "$2" "$3" 2>/dev/null
+}
+
+# host_server PORT TEXT: a TCP server on the host (all IPv4 addresses, so
+# 127.0.0.1) answering TEXT to every connection, for 60 s at most.
+host_server() {
+	timeout 60 busybox nc -ll -p "$1" -e echo "$2" </dev/null >/dev/null 2>&1 &
+	HOST_PIDS+=($!)
+	local i
+	for ((i = 0; i < 40; i++)); do
+		[ "$(echo | busybox nc -w 1 127.0.0.1 "$1" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "host server on port $1 did not come up"
+}
+
+www() {
+	mkdir -p "$BUNDLE/rootfs/www"
+	echo "hello from the container" >"$BUNDLE/rootfs/www/index.html"
+}
+
+@test "network: without --network a new network namespace has only lo" {
+	net_run -- cat /proc/net/dev
+	assert_success
+	run awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' <<<"$output"
+	assert_output "lo"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "a network helper was started"
+}
+
+@test "network: --network slirp gives tap0 10.0.2.100/24, a default route via 10.0.2.2 and MTU 65520" {
+	net_run --network slirp -- sh -c 'ip -o -4 addr show tap0; ip route; ip -o link show tap0'
+	assert_success
+	assert_output --partial "inet 10.0.2.100/24"
+	assert_output --partial "default via 10.0.2.2 dev tap0"
+	assert_output --regexp "tap0: <[^>]*UP[^>]*> mtu 65520 "
+}
+
+@test "network: --mtu and run.oci.ocirt.mtu set the MTU; the flag wins over the annotation" {
+	net_run --network slirp --mtu 1500 -- ip -o link show tap0
+	assert_success
+	assert_output --partial "mtu 1500 "
+	update_config '.annotations["run.oci.ocirt.mtu"] = "4000"'
+	net_run --network slirp -- ip -o link show tap0
+	assert_success
+	assert_output --partial "mtu 4000 "
+	net_run --network slirp --mtu 9000 -- ip -o link show tap0
+	assert_success
+	assert_output --partial "mtu 9000 "
+}
+
+@test "network: annotations alone ask for slirp, published ports and host loopback" {
+	local hp lp
+	hp=$(free_port) && lp=$(free_port) || fail "no free port"
+	host_server "$lp" "hello from the host"
+	www
+	update_config '.annotations += {"run.oci.ocirt.network": "slirp",
+		"run.oci.ocirt.publish": ("127.0.0.1:" + $hp + ":80/tcp"),
+		"run.oci.ocirt.allow-host-loopback": "true"}' --arg hp "$hp"
+	net_run_d -- sh -c "echo | nc -w 3 10.0.2.2 $lp >/www/from-host; exec httpd -f -p 80 -h /www"
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer"
+	run cat "$BUNDLE/rootfs/www/from-host"
+	assert_output "hello from the host"
+}
+
+@test "network: IPv6: fd00::100/64 with a default route via fd00::2; a published [::1] port" {
+	local hp
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 || skip "the host has no ::1"
+	hp=$(free_port) || fail "no free port"
+	www
+	net_run_d --network slirp -p "[::1]:$hp:80" -- sh -c 'ip -o -6 addr show tap0 >/www/addr; ip -6 route >/www/route; exec httpd -f -p 80 -h /www'
+	wait_http ::1 "$hp" "hello from the container" || fail "published port [::1]:$hp did not answer"
+	run cat "$BUNDLE/rootfs/www/addr"
+	assert_output --partial "inet6 fd00::100/64"
+	run cat "$BUNDLE/rootfs/www/route"
+	assert_output --partial "default via fd00::2 dev tap0"
+}
+
+@test "network: a published TCP port reaches busybox httpd in the container from the host's 127.0.0.1" {
+	local hp
+	hp=$(free_port) || fail "no free port"
+	www
+	net_run_d --network slirp --publish "127.0.0.1:$hp:80" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer"
+	# Only the published address listens.
+	grep -q "$(printf '0100007F:%04X 00000000:0000 0A' "$hp")" /proc/net/tcp || fail "nothing listens on 127.0.0.1:$hp"
+}
+
+@test "network: a published UDP port: round trip to a UDP echo server in the container" {
+	local hp i reply=""
+	[ -x "${UDP_ECHO:-}" ] || skip "no C compiler with a static libc to build the UDP echo server (cc -static)"
+	hp=$(free_port) || fail "no free port"
+	cp "$UDP_ECHO" "$BUNDLE/rootfs/udp-echo"
+	net_run_d --network slirp -p "127.0.0.1:$hp:7/udp" -- /udp-echo 7
+	for ((i = 0; i < 20; i++)); do
+		reply=$(udp_ask 127.0.0.1 "$hp" "ping-$i") || true
+		[ "$reply" = "ping-$i" ] && break
+		sleep 0.1
+	done
+	[ "$reply" = "ping-$i" ] || fail "no UDP echo through 127.0.0.1:$hp (last answer '$reply')"
+}
+
+@test "network: UDP to the host's loopback only with --allow-host-loopback; published UDP answers open nothing else" {
+	local lp hp
+	[ -x "${UDP_ECHO:-}" ] || skip "no C compiler with a static libc to build the UDP echo server (cc -static)"
+	lp=$(free_port) && hp=$(free_port) || fail "no free port"
+	timeout 60 "$UDP_ECHO" "$lp" &
+	HOST_PIDS+=($!)
+	cp "$UDP_ECHO" "$BUNDLE/rootfs/udp-echo"
+	net_run --network slirp --allow-host-loopback -- /udp-echo -c 10.0.2.2 "$lp" hello-host
+	assert_success
+	assert_output "hello-host"
+	# Without it: neither from an ephemeral port nor from a published
+	# UDP port (whose answers to loopback clients the helper delivers).
+	net_run --network slirp -p "127.0.0.1:$hp:7/udp" -- sh -c \
+		"/udp-echo -c 10.0.2.2 $lp eph; echo status=\$?; /udp-echo -c 10.0.2.2 $lp fwd 7; echo status=\$?"
+	assert_success
+	assert_output "$(printf 'status=1\nstatus=1')"
+}
+
+@test "network: --allow-host-loopback: the container reaches a server on the host's 127.0.0.1 via 10.0.2.2" {
+	local lp
+	lp=$(free_port) || fail "no free port"
+	host_server "$lp" "hello from the host"
+	net_run --network slirp --allow-host-loopback -- sh -c "echo | nc -w 3 10.0.2.2 $lp"
+	assert_success
+	assert_output "hello from the host"
+}
+
+@test "network: without --allow-host-loopback the host's 127.0.0.1 is out of reach" {
+	local lp
+	lp=$(free_port) || fail "no free port"
+	host_server "$lp" "hello from the host"
+	net_run --network slirp -- sh -c "echo | nc -w 3 10.0.2.2 $lp; echo status=\$?"
+	assert_success
+	refute_output --partial "hello from the host"
+	assert_output --partial "status=1"
+}
+
+@test "network: /etc/resolv.conf is the bundle's; the helper does not write it" {
+	echo "nameserver 10.0.2.3  # from the bundle" >"$BUNDLE/rootfs/etc/resolv.conf"
+	net_run --network slirp -- cat /etc/resolv.conf
+	assert_success
+	assert_output "nameserver 10.0.2.3  # from the bundle"
+}
+
+@test "network: DNS through 10.0.2.3 reaches the host's resolver" {
+	local ns
+	ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
+	[[ "$ns" == 127.* || "$ns" == ::1 ]] ||
+		skip "the host's resolver ($ns) is not on loopback, and tests only send to loopback"
+	echo "nameserver 10.0.2.3" >"$BUNDLE/rootfs/etc/resolv.conf"
+	net_run --network slirp -- nslookup localhost 10.0.2.3
+	assert_success
+	assert_output --partial "127.0.0.1"
+}
+
+@test "network: the API socket adds, lists and removes a forward at run time" {
+	local hp
+	hp=$(free_port) || fail "no free port"
+	www
+	net_run_d --network slirp -- httpd -f -p 80 -h /www
+	[ -S "$ROOT/$CID/net.sock" ] || fail "no API socket at $ROOT/$CID/net.sock"
+	run runtime port list "$CID" --format json
+	assert_success
+	assert_output "[]"
+	run runtime port add "$CID" "127.0.0.1:$hp:80"
+	assert_success
+	assert_output "1"
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "added forward $hp did not answer"
+	run runtime port list "$CID"
+	assert_success
+	assert_line --regexp "^1 +tcp +127\.0\.0\.1:$hp +10\.0\.2\.100:80$"
+	run --separate-stderr runtime port add "$CID" "127.0.0.1:$hp:80"
+	assert_runtime_error "already forwarded"
+	run runtime port rm "$CID" 1
+	assert_success
+	http_get 127.0.0.1 "$hp" | grep -q "hello" && fail "removed forward $hp still answers"
+	run runtime port list "$CID" --format json
+	assert_output "[]"
+	run --separate-stderr runtime port rm "$CID" 1
+	assert_runtime_error "no forward with id 1"
+}
+
+@test "network: port on a container without --network slirp says so" {
+	start_detached sleep 1000
+	run --separate-stderr runtime port list "$CID"
+	assert_runtime_error "has no network helper" "--network slirp"
+}
+
+@test "network: the helper is sandboxed: empty root, no capabilities, seccomp, no_new_privs" {
+	net_run_d --network slirp -- sleep 1000
+	pid_alive "$HPID" || fail "helper $HPID not running"
+	run grep -E '^(CapEff|CapPrm|NoNewPrivs|Seccomp):' "/proc/$HPID/status"
+	assert_line --regexp '^CapEff:[[:space:]]+0+$'
+	assert_line --regexp '^CapPrm:[[:space:]]+0+$'
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
+	run ls -A "/proc/$HPID/root/"
+	assert_success
+	assert_output "$(printf 'etc\nrun')"
+}
+
+@test "network: delete of a created container stops the helper and removes its socket" {
+	set_args sleep 1000
+	run_detached create --network slirp --bundle "$BUNDLE" "$CID"
+	assert_success
+	HPID=$(helper_pid)
+	HELPER_PIDS+=("$HPID")
+	pid_alive "$HPID" || fail "helper $HPID not running after create"
+	[ -S "$ROOT/$CID/net.sock" ] || fail "no API socket after create"
+	run runtime delete "$CID"
+	assert_success
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID survived delete"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left: $(ls -A "$ROOT/$CID")"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper process left: $(helpers_of_container "$CID")"
+}
+
+@test "network: delete --force of a running container stops the helper" {
+	net_run_d --network slirp -- sleep 1000
+	run runtime delete --force "$CID"
+	assert_success
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID survived delete --force"
+	wait_pid_gone "$CPID" 5 || fail "container init $CPID survived delete --force"
+}
+
+@test "network: a killed runtime leaves no helper: delete --force finds it in the state" {
+	local rpid i
+	set_args sleep 1000
+	"$OCIRT" --root "$ROOT" run --network slirp --bundle "$BUNDLE" "$CID" </dev/null \
+		>"$BATS_TEST_TMPDIR/fg.out" 2>"$BATS_TEST_TMPDIR/fg.err" &
+	rpid=$!
+	wait_for_status "$CID" running 10 || fail "container did not start: $(cat "$BATS_TEST_TMPDIR/fg.err")"
+	CPID=$(state_field "$CID" .pid)
+	TRACKED_PIDS+=("$CPID")
+	HPID=$(helper_pid)
+	HELPER_PIDS+=("$HPID")
+	kill -9 "$rpid"
+	wait "$rpid" 2>/dev/null || true
+	pid_alive "$HPID" || fail "the helper died with the runtime (it should serve the still running container)"
+	run runtime delete --force "$CID"
+	assert_success
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID survived delete --force"
+	for ((i = 0; i < 20; i++)); do
+		[ -z "$(helpers_of_container "$CID")" ] && break
+		sleep 0.1
+	done
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper left: $(helpers_of_container "$CID")"
+}
+
+@test "network: the helper exits when the container's init goes away" {
+	net_run_d --network slirp -- sleep 1000
+	kill -9 "$CPID"
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID still runs after the container's init was killed"
+	run runtime delete "$CID"
+	assert_success
+}
+
+@test "network: a host port already in use is named; nothing is left behind" {
+	local hp
+	hp=$(free_port) || fail "no free port"
+	host_server "$hp" "taken"
+	set_args true
+	run --separate-stderr runtime run --network slirp -p "127.0.0.1:$hp:80" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "host port $hp/tcp is already in use"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper left: $(helpers_of_container "$CID")"
+}
+
+@test "network: a host port below net.ipv4.ip_unprivileged_port_start names the sysctl" {
+	local start
+	start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+	[ "$start" -gt 1 ] || skip "net.ipv4.ip_unprivileged_port_start is $start: every port is unprivileged here"
+	set_args true
+	run --separate-stderr runtime run --network slirp -p "127.0.0.1:$((start - 1)):80" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "host port $((start - 1)) is below net.ipv4.ip_unprivileged_port_start \($start\)"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: bad --publish, --mtu and --network values fail before anything is created" {
+	local bad
+	set_args true
+	for bad in 80 8080:80:90:100 1.2.3:8080:80 8080:80/sctp 8080:0 70000:80 ::1:8080:80 "[::1:8080:80" a:80; do
+		run --separate-stderr runtime run --network slirp -p "$bad" --bundle "$BUNDLE" "$CID" </dev/null
+		assert_runtime_error "--publish" "$(printf '%s' "$bad" | sed 's/[][.*^$]/\\&/g')"
+	done
+	run --separate-stderr runtime run --network slirp --mtu 10 --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--mtu" "576\.\.65521"
+	run --separate-stderr runtime run --network bridge --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--network" "not slirp or none"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: --publish without --network slirp is refused" {
+	set_args true
+	run --separate-stderr runtime run -p 18080:80 --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--publish needs --network slirp"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: slirp without a network namespace in the config is a clear error" {
+	update_config '.linux.namespaces |= map(select(.type != "network"))'
+	set_args true
+	run --separate-stderr runtime run --network slirp --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error 'needs a network namespace of its own' 'linux.namespaces'
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: a config that joins a network namespace (Podman) never gets a helper" {
+	local nspid i
+	# A user + network namespace made elsewhere, as Podman makes them; the
+	# container joins both by path.
+	unshare -Urn sleep 60 &
+	nspid=$!
+	HOST_PIDS+=("$nspid")
+	for ((i = 0; i < 40; i++)); do
+		[ "$(readlink "/proc/$nspid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+		sleep 0.05
+	done
+	update_config 'del(.linux.uidMappings, .linux.gidMappings)
+		| .linux.namespaces |= map(if .type == "network" then .path = $n
+			elif .type == "user" then .path = $u else . end)' \
+		--arg n "/proc/$nspid/ns/net" --arg u "/proc/$nspid/ns/user"
+	set_args true
+	run --separate-stderr runtime run --network slirp --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "joins the network namespace" "leave out --network slirp"
+	update_config '.annotations["run.oci.ocirt.network"] = "slirp"'
+	net_run -- cat /proc/net/dev
+	assert_success
+	run awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' <<<"$output"
+	assert_output "lo"
+}
+
+@test "network: /dev/net/tun missing or not accessible names the device and the fix" {
+	command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
+	unshare -Urm true 2>/dev/null || skip "no unprivileged user + mount namespace here"
+	# Inside a user namespace of our own (its root is us), hide the device,
+	# then put a file there that we may not write (as a 0600 root device).
+	update_config '.linux.uidMappings = [{containerID: 0, hostID: 0, size: 1}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 0, size: 1}]'
+	set_args true
+	run --separate-stderr unshare -Urm sh -c 'mount -t tmpfs none /dev/net && exec "$@"' _ \
+		timeout 20 "$OCIRT" --root "$ROOT" run --network slirp --bundle "$BUNDLE" "$CID"
+	assert_runtime_error "/dev/net/tun is missing" "modprobe tun"
+	run --separate-stderr unshare -Urm sh -c 'mount --bind /etc/passwd /dev/net/tun && exec "$@"' _ \
+		timeout 20 "$OCIRT" --root "$ROOT" run --network slirp --bundle "$BUNDLE" "$CID"
+	assert_runtime_error "/dev/net/tun is not accessible" "chmod 0666 /dev/net/tun"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
