@@ -8,7 +8,7 @@ PKGS=(
 	libjansson-dev libseccomp-dev libcap-dev libglib2.0-dev libslirp-dev libsubid-dev libarchive-dev
 	uidmap busybox-static
 	bats bats-assert bats-support
-	jq iproute2 fuse-overlayfs procps util-linux psmisc coreutils passwd zstd
+	jq iproute2 fuse-overlayfs procps util-linux psmisc coreutils passwd zstd sudo libcap2-bin
 	# reference runtimes (the tests are validated against runc) and the
 	# Podman integration tests
 	runc crun podman conmon slirp4netns passt netavark aardvark-dns

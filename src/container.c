@@ -373,6 +373,7 @@ static int job_create(struct create_job *j, bool with_listener, struct ocr_error
 	if (job_save_config(j, err) < 0 || job_spawn(j, err) < 0 || job_wait_ready(j, err) < 0)
 		return -1;
 	j->st.ready = true;
+	overlay_state_note(j->dirfd, j->st.extra, j->st.annotations);
 	return state_write(j->dirfd, &j->st, err);
 }
 

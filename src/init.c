@@ -268,9 +268,13 @@ static int stage1_run(const struct init_config *ic, struct ocr_error *err)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (join_namespaces(ic->spec, err) < 0)
 		return -1;
-	if (ic->plan->new_userns && unshare(CLONE_NEWUSER) < 0)
-		return ocr_fail_errno(err, "create user namespace (see `sysctl user.max_user_namespaces` "
-					   "and kernel.apparmor_restrict_unprivileged_userns)");
+	if (ic->plan->new_userns && unshare(CLONE_NEWUSER) < 0) {
+		int saved = errno;
+		char why[512];
+		/* Name the exact knob that forbids it (FIELD-NOTES row 12). */
+		idmap_explain_userns_failure(saved, why, sizeof(why));
+		return ocr_fail(err, saved, "create user namespace: %s: %s", strerror(saved), why);
+	}
 	if (sync_send(ic->sync_fd, SYNC_MAP_REQUEST, getpid(), NULL, err) < 0 ||
 	    sync_expect(ic->sync_fd, SYNC_MAP_DONE, &m, err) < 0)
 		return -1;
