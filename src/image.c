@@ -335,7 +335,8 @@ static int archive_load(struct archive_api *api, struct ocr_error *err)
 
 	api->handle = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
 	if (api->handle == NULL)
-		return ocr_fail(err, ENOENT, "unpacking layers needs libarchive.so.13 (Debian: apt install libarchive13): %s",
+		return ocr_fail(err, ENOENT, "unpacking layers needs libarchive.so.13 "
+					      "(Debian: apt install libarchive13): %s",
 				dlerror());
 	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
 		void *sym = dlsym(api->handle, syms[i].name);
@@ -727,7 +728,8 @@ static void apply_xattrs(struct unpack *u, int fd, struct archive_entry *e)
 		    str_has_prefix(name, "user.overlay.") || str_has_prefix(name, "user.fuseoverlayfs."))
 			continue;
 		if (fsetxattr(fd, name, value, size, 0) < 0)
-			ocr_debug(&u->ctx->log, "layer %s: xattr %s not kept: %s", u->cur->digest, name, strerror(errno));
+			ocr_debug(&u->ctx->log, "layer %s: xattr %s not kept: %s", u->cur->digest, name,
+				  strerror(errno));
 	}
 }
 
@@ -1295,7 +1297,8 @@ static int open_cache(const char *dir, int *ret_fd, int *ret_lock, struct ocr_er
 	cleanup_free char *lock = xasprintf("%s/layers/.lock", dir);
 
 	if (strpbrk(dir, ",:\\\n"))
-		return ocr_fail(err, EINVAL, "cache `%s`: overlay paths may not contain `,`, `:`, `\\` or newlines", dir);
+		return ocr_fail(err, EINVAL, "cache `%s`: overlay paths may not contain `,`, `:`, `\\` or newlines",
+				dir);
 	if (dir[0] != '/')
 		return ocr_fail(err, EINVAL, "cache `%s`: not an absolute path", dir);
 	if (mkdir_p(layers, 0700, err) < 0)

@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "mount.h"
 #include "utils.h"
 
 #define OVL_DIR "overlay"
@@ -140,13 +143,13 @@ static void warn_network_fs(const struct ocr_ctx *ctx, const char *path)
 			 path);
 }
 
-/* A persistent upper: created if missing; its work dir must be on the same
- * filesystem, so it goes in the state dir when that is, else next to the
- * upper (".NAME.work-ID"), and is removed at delete either way. */
-static int plan_upper(const struct ocr_ctx *ctx, const char *upper, int state_dirfd, const char *id,
-		      struct ovl_priv *p, json_t *ov, struct ocr_error *err)
+/* A persistent upper: created if missing. Its work dir must be on the
+ * same mount: it goes next to the upper (".NAME.work-ID") and is removed
+ * at delete. */
+static int plan_upper(const struct ocr_ctx *ctx, const char *upper, const char *id, struct ovl_priv *p, json_t *ov,
+		      struct ocr_error *err)
 {
-	struct stat su, ss;
+	const char *base;
 
 	if (upper[0] != '/')
 		return ocr_fail(err, EINVAL, "upper `%s`: not an absolute path", upper);
@@ -158,17 +161,11 @@ static int plan_upper(const struct ocr_ctx *ctx, const char *upper, int state_di
 		return ocr_fail(err, EINVAL, "upper `%s`: not the root directory", upper);
 	for (char **l = p->lowers; *l; l++)
 		if (path_within(p->upper, *l) || path_within(*l, p->upper))
-			return ocr_fail(err, EINVAL, "upper `%s` overlaps layer `%s`: layers are never written", p->upper,
-					*l);
+			return ocr_fail(err, EINVAL, "upper `%s` overlaps layer `%s`: layers are never written",
+					p->upper, *l);
 	warn_network_fs(ctx, p->upper);
-	if (stat(p->upper, &su) < 0 || fstat(state_dirfd, &ss) < 0)
-		return ocr_fail_errno(err, "stat upper `%s`", p->upper);
-	if (su.st_dev == ss.st_dev) {
-		p->work = xasprintf("%s/work", p->dir);
-	} else {
-		const char *base = strrchr(p->upper, '/') + 1;
-		p->work = xasprintf("%.*s/.%s.work-%s", (int)(base - 1 - p->upper), p->upper, base, id);
-	}
+	base = strrchr(p->upper, '/') + 1;
+	p->work = xasprintf("%.*s/.%s.work-%s", (int)(base - 1 - p->upper), p->upper, base, id);
 	json_object_set_new(ov, "upper", json_string(p->upper));
 	json_object_set_new(ov, "work", json_string(p->work));
 	if (mkdir(p->work, 0700) < 0 && errno != EEXIST)
@@ -194,7 +191,8 @@ int overlay_plan_make(const struct ocr_ctx *ctx, const struct spec *spec, const 
 		return -1;
 	if (p->lowers[0] == NULL) {
 		if (o && (o->upper || o->mode))
-			return ocr_fail(err, EINVAL, "%s needs at least one --layer", o->upper ? "--upper" : "--overlay");
+			return ocr_fail(err, EINVAL, "%s needs at least one --layer",
+					o->upper ? "--upper" : "--overlay");
 		return 0;
 	}
 	p->dir = xasprintf("%s/" OVL_DIR, state_dir);
@@ -206,8 +204,8 @@ int overlay_plan_make(const struct ocr_ctx *ctx, const struct spec *spec, const 
 	if (mkdir_at(state_dirfd, OVL_DIR, 0700, err) < 0)
 		return -1;
 	if (upper != NULL) {
-		if (plan_upper(ctx, upper, state_dirfd, strrchr(state_dir, '/') ? strrchr(state_dir, '/') + 1 : state_dir,
-			       p, ov, err) < 0)
+		const char *id = strrchr(state_dir, '/') ? strrchr(state_dir, '/') + 1 : state_dir;
+		if (plan_upper(ctx, upper, id, p, ov, err) < 0)
 			return -1;
 	} else {
 		if (mkdir_at(state_dirfd, OVL_DIR "/upper", 0755, err) < 0 ||
@@ -274,8 +272,8 @@ static int mount_kernel(const struct overlay_plan *plan, const struct ovl_priv *
 	cleanup_free char *data = mount_data(p, true);
 
 	if (strlen(data) > OVL_MOUNT_DATA_MAX)
-		return ocr_fail(err, E2BIG, "kernel overlayfs: the layer paths are longer than its %d-byte option limit "
-					    "(use --overlay=fuse or shorter paths)",
+		return ocr_fail(err, E2BIG, "kernel overlayfs: the layer paths are longer than its %d-byte "
+					    "option limit (use --overlay=fuse or shorter paths)",
 				OVL_MOUNT_DATA_MAX);
 	if (mount("overlay", plan->merged, "overlay", 0, data) < 0)
 		return ocr_fail_errno(err, "kernel overlayfs (userxattr) on `%s`", plan->merged);
@@ -317,18 +315,96 @@ static void fuse_log_line(int logfd, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* The daemon's root: pivot_root moves every process whose root is the old
- * root into the new one, which would be the daemon's own mount, and it
- * would then wait on itself. A recursive bind of / elsewhere is a root
- * pivot_root leaves alone; it shows the daemon the host's tree as before
- * and goes when the daemon does. */
-static int fuse_chroot(const char *dir)
+/* Bind PATH (absolute) to the same path under ROOT, read-only with RO,
+ * with what is mounted below it with REC. */
+static int bind_into(const char *root, const char *path, bool ro, bool rec)
 {
-	cleanup_free char *root = xasprintf("%s/fuse-root", dir);
+	cleanup_free char *dst = xasprintf("%s%s", root, path);
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct ocr_error err = {0};
 
-	if (mkdir(root, 0700) < 0 && errno != EEXIST)
+	if (mkdir_p(dst, 0755, &err) < 0)
 		return -1;
-	if (mount("/", root, NULL, MS_BIND | MS_REC, NULL) < 0 || chroot(root) < 0 || chdir("/") < 0)
+	if (mount(path, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+		return -1;
+	if (ro && syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) < 0 &&
+	    mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(path), NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* The daemon gets a mount namespace of its own whose root is a tmpfs
+ * holding only what fuse-overlayfs needs: /usr and the /bin, /lib* links
+ * for itself, its layers (read-only), the upper and work dirs, and a proc
+ * of the container's pid namespace. It serves the FUSE mount the init
+ * made through the fd alone. So the container's pivot_root cannot move the
+ * daemon into its own mount (where it would wait on itself), and a
+ * container process allowed to look into the daemon's /proc/PID/root or
+ * its mount namespace (one with every capability) finds nothing of the
+ * host there. */
+static int fuse_root(const struct ovl_priv *p, const char *root, const char **ret_what)
+{
+	static const char *const top[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+	cleanup_free char *updir = strrchr(p->upper, '/') == p->upper
+					   ? xstrdup("/")
+					   : xasprintf("%.*s", (int)(strrchr(p->upper, '/') - p->upper), p->upper);
+	char target[PATH_MAX];
+
+	*ret_what = root;
+	if ((mkdir(root, 0700) < 0 && errno != EEXIST) || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
+		cleanup_free char *host = xasprintf("/%s", top[i]);
+		cleanup_free char *dst = xasprintf("%s/%s", root, top[i]);
+		struct stat st;
+		ssize_t n;
+
+		*ret_what = host;
+		if (lstat(host, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(host, target, sizeof(target) - 1);
+			if (n < 0)
+				return -1;
+			target[n] = '\0';
+			if (symlink(target, dst) < 0)
+				return -1;
+		} else if (S_ISDIR(st.st_mode) && bind_into(root, host, true, true) < 0) {
+			return -1;
+		}
+	}
+	*ret_what = "/etc/ld.so.cache";
+	if (access("/etc/ld.so.cache", R_OK) == 0) {
+		cleanup_free char *etc = xasprintf("%s/etc", root);
+		cleanup_free char *cache = xasprintf("%s/etc/ld.so.cache", root);
+		int fd;
+		if (mkdir(etc, 0755) < 0 || (fd = open(cache, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+			return -1;
+		close(fd);
+		if (mount("/etc/ld.so.cache", cache, NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	/* only with a pid namespace of our own; fuse-overlayfs does without */
+	{
+		cleanup_free char *proc = xasprintf("%s/proc", root);
+		if (mkdir(proc, 0555) == 0)
+			(void)mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	}
+	for (char **l = p->lowers; *l; l++) {
+		*ret_what = *l;
+		if (bind_into(root, *l, true, true) < 0)
+			return -1;
+	}
+	/* Upper and work must be one mount (fuse-overlayfs renames between
+	 * them): their common directory, without what is mounted below. */
+	*ret_what = updir;
+	if (bind_into(root, updir, false, false) < 0)
+		return -1;
+	*ret_what = root;
+	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+	    chdir("/") < 0)
 		return -1;
 	return 0;
 }
@@ -341,10 +417,12 @@ static int dup_to(int fd, int target)
 	return dup2(fd, target);
 }
 
-__attribute__((noreturn)) static void fuse_child(const char *prog, char *const argv[], const char *dir, int fusefd,
-						  int logfd, pid_t parent)
+__attribute__((noreturn)) static void fuse_child(const char *prog, char *const argv[], const struct ovl_priv *p,
+						  int fusefd, int logfd, pid_t parent)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	const char *what = NULL;
+	char *root;
 
 	/* Dies with the process that becomes the container's user process
 	 * (also without a pid namespace of its own). */
@@ -354,8 +432,9 @@ __attribute__((noreturn)) static void fuse_child(const char *prog, char *const a
 	if (null < 0 || dup_to(fusefd, 3) < 0 || dup_to(null, STDIN_FILENO) < 0 || dup_to(null, STDOUT_FILENO) < 0 ||
 	    dup_to(logfd, STDERR_FILENO) < 0)
 		_exit(127);
-	if (fuse_chroot(dir) < 0) {
-		dprintf(STDERR_FILENO, "fuse-overlayfs: own root in `%s`: %s\n", dir, strerror(errno));
+	root = xasprintf("%s/fuse-root", p->dir);
+	if (fuse_root(p, root, &what) < 0) {
+		dprintf(STDERR_FILENO, "its own root `%s`: `%s`: %s\n", root, what, strerror(errno));
 		_exit(127);
 	}
 	reset_signals();
@@ -462,7 +541,7 @@ static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p,
 		goto fail;
 	}
 	if (daemon == 0)
-		fuse_child(prog, argv, p->dir, fusefd, logfd, self);
+		fuse_child(prog, argv, p, fusefd, logfd, self);
 	probe = fuse_probe(plan->merged);
 	if (probe < 0) {
 		rc = ocr_fail_errno(err, "fork");

@@ -7,11 +7,13 @@
  *   run.oci.ocirt.layers   colon-separated absolute lower dirs, top first
  *   run.oci.ocirt.upper    persistent upper dir (default: ephemeral)
  *   run.oci.ocirt.overlay  auto (default) | kernel | fuse
- * Everything the runtime makes lives in STATE/ID/overlay/: upper/ and
- * work/ (when ephemeral), merged/ (the rootfs), and `driver`, the one-line
- * file ("kernel" or "fuse") the container's init writes once it has
- * mounted, which overlay_state_note() turns into the state annotation
- * run.oci.ocirt.overlay.driver and extra["overlay"]["driver"].
+ * What the runtime makes lives in STATE/ID/overlay/: upper/ and work/
+ * (when ephemeral), merged/ (the rootfs), fuse.log, and `driver`, the
+ * one-line file ("kernel" or "fuse") the container's init writes once it
+ * has mounted, which overlay_state_note() turns into the state annotation
+ * run.oci.ocirt.overlay.driver and extra["overlay"]["driver"]. A
+ * persistent upper gets its work dir next to it, ".NAME.work-ID". All of
+ * it but the persistent upper goes at delete.
  *
  * Layer directories use the kernel's userxattr format, which
  * fuse-overlayfs reads too: a whiteout is a character device 0/0, an
