@@ -409,28 +409,34 @@ static int fuse_root(const struct ovl_priv *p, const char *root, const char **re
 	return 0;
 }
 
-/* dup2 that also clears close-on-exec when FD is already TARGET. */
-static int dup_to(int fd, int target)
+/* fusefd to 3, /dev/null to 0 and 1, logfd to 2, whatever numbers they
+ * had (any may be 0..3 when the init's stdio is closed): every source is
+ * moved above them first. */
+static int fuse_stdio(int fusefd, int logfd)
 {
-	if (fd == target)
-		return fcntl(fd, F_SETFD, 0);
-	return dup2(fd, target);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int hnull = null < 0 ? -1 : fcntl(null, F_DUPFD_CLOEXEC, 10);
+	int hfuse = fcntl(fusefd, F_DUPFD_CLOEXEC, 10);
+	int hlog = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+
+	if (hnull < 0 || hfuse < 0 || hlog < 0)
+		return -1;
+	if (dup2(hfuse, 3) < 0 || dup2(hnull, STDIN_FILENO) < 0 || dup2(hnull, STDOUT_FILENO) < 0 ||
+	    dup2(hlog, STDERR_FILENO) < 0)
+		return -1;
+	return 0;
 }
 
 __attribute__((noreturn)) static void fuse_child(const char *prog, char *const argv[], const struct ovl_priv *p,
 						  int fusefd, int logfd, pid_t parent)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	const char *what = NULL;
 	char *root;
 
 	/* Dies with the process that becomes the container's user process
 	 * (also without a pid namespace of its own). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	if (null < 0 || dup_to(fusefd, 3) < 0 || dup_to(null, STDIN_FILENO) < 0 || dup_to(null, STDOUT_FILENO) < 0 ||
-	    dup_to(logfd, STDERR_FILENO) < 0)
+	if (getppid() != parent || fuse_stdio(fusefd, logfd) < 0)
 		_exit(127);
 	root = xasprintf("%s/fuse-root", p->dir);
 	if (fuse_root(p, root, &what) < 0) {
