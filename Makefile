@@ -101,6 +101,43 @@ install-shim: $(SHIM)
 	install -D -m 0755 $(SHIM) $(DESTDIR)$(BINDIR)/newuidmap-shim
 	setcap cap_setuid,cap_setgid+ep $(DESTDIR)$(BINDIR)/newuidmap-shim
 
+# libFuzzer targets (fuzz/, clang with ASan + UBSan): `make fuzz` runs each
+# for FUZZ_SECONDS (default 60) and fails on a crash, leak or timeout;
+# `make fuzz-quick` is the same for 10 s each (CI). Crash inputs land in
+# $(FUZZ_BUILD)/artifacts/; a fixed one goes to fuzz/regressions/TARGET/,
+# which tests/unit/test-fuzz-regressions replays in the normal build.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := spec process state idmap mountopts signal
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
+# Only the code under test (and what it links against) is instrumented.
+FUZZ_OBJS := $(patsubst %,$(FUZZ_BUILD)/obj/%.o,spec state mount idmap signals utils error log \
+	$(if $(wildcard src/subid.c),subid))
+.PHONY: fuzz fuzz-quick fuzz-build
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		$(FUZZ_OBJS)
+	$(MAKE) $(FUZZ_BINS)
+$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz-targets.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(ALL_CFLAGS) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -iquote src -o $@ $< \
+		$(FUZZ_OBJS) $(LIBS)
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-quick:
+	$(MAKE) fuzz FUZZ_SECONDS=10
+# The replay test has every committed input compiled in, so it runs from
+# any directory (run-tests.sh copies unit tests alone).
+FUZZ_INPUTS := $(sort $(wildcard fuzz/regressions/*/* fuzz/corpus/*/*))
+$(BUILD)/fuzz-inputs.h: fuzz/embed.sh $(FUZZ_INPUTS)
+	@mkdir -p $(dir $@)
+	fuzz/embed.sh $(FUZZ_INPUTS) >$@.tmp && mv $@.tmp $@
+$(BUILD)/unit/test-fuzz-regressions: tests/unit/test-fuzz-regressions.c $(BUILD)/fuzz-inputs.h \
+		fuzz/fuzz-targets.h $(BUILD)/libocr.a tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -iquote src -iquote $(BUILD) $(LDFLAGS) -o $@ $< $(BUILD)/libocr.a $(LIBS)
+
 # Cgroups (src/cgroup*.c): libm for the cpu.shares -> cpu.weight fit. The
 # systemd manager dlopen()s libsystemd.so.0 only when it is used.
 LIBS += -lm
