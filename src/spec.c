@@ -333,18 +333,29 @@ static void path_pop(struct pctx *c, size_t mark)
 	c->path[mark] = '\0';
 }
 
+/* Every message quotes the document (keys on the path, values, jansson's
+ * "near" text): escaped, it stays one line without terminal controls. */
+static int fail_escaped(struct ocr_error *err, const char *msg)
+{
+	char escaped[OCR_ERROR_MSG_MAX];
+
+	str_escape(escaped, sizeof(escaped), msg);
+	return ocr_fail(err, EINVAL, "%s", escaped);
+}
+
 static int spec_fail(struct pctx *c, const char *fmt, ...)
 {
-	char msg[768];
+	char msg[768], full[OCR_ERROR_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (c->len == 0)
-		ocr_fail(c->err, EINVAL, "%s: %s", c->origin, msg);
+		snprintf(full, sizeof(full), "%s: %s", c->origin, msg);
 	else
-		ocr_fail(c->err, EINVAL, "%s: %s: %s", c->origin, c->path, msg);
+		snprintf(full, sizeof(full), "%s: %s: %s", c->origin, c->path, msg);
+	fail_escaped(c->err, full);
 	return -1; /* visibly, so the compiler sees outputs set on 0 */
 }
 
@@ -444,6 +455,7 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 static int syntax_error(const json_error_t *e, const char *origin,
 			const char *text, struct ocr_error *err)
 {
+	char msg[OCR_ERROR_MSG_MAX];
 	int column = e->column;
 
 	/* Report the column of the input, not of our rewritten copy. */
@@ -457,8 +469,8 @@ static int syntax_error(const json_error_t *e, const char *origin,
 		for (p = line_start; (p = strstr(p, BIG_MARK)) != NULL && p < stop; p++)
 			column -= 8;
 	}
-	return ocr_fail(err, EINVAL, "%s: line %d column %d: %s", origin, e->line,
-			column, e->text);
+	snprintf(msg, sizeof(msg), "%s: line %d column %d: %s", origin, e->line, column, e->text);
+	return fail_escaped(err, msg);
 }
 
 static int load_json(const char *buf, size_t len, const char *origin,

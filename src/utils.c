@@ -425,6 +425,66 @@ int proc_stat(pid_t pid, unsigned long long *ret_starttime, char *ret_state)
 	return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at S (1..4), 0 if there is
+ * none; C1 controls (U+0080..U+009F) count as not well-formed. */
+static size_t utf8_char_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	cp = s[0] & (0x7fu >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void str_escape(char *dst, size_t len, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+
+	while (*s != '\0') {
+		char esc[8];
+		size_t n = *s < 0x20 || *s == 0x7f ? 0 : utf8_char_len(s);
+		const char *out = (const char *)s;
+		size_t out_len = n;
+
+		if (n == 0) {
+			if (*s == '\n')
+				strcpy(esc, "\\n");
+			else if (*s == '\t')
+				strcpy(esc, "\\t");
+			else
+				snprintf(esc, sizeof(esc), "\\x%02x", *s);
+			out = esc;
+			out_len = strlen(esc);
+			n = 1;
+		}
+		if (o + out_len >= len)
+			break;
+		memcpy(dst + o, out, out_len);
+		o += out_len;
+		s += n;
+	}
+	dst[o] = '\0';
+}
+
 bool str_has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;

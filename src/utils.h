@@ -108,4 +108,11 @@ void reset_signals(void);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* SRC for an error message or a log line: control characters, C1 controls
+ * and bytes that are not UTF-8 become \n, \t or \xNN, so a value from a
+ * config or a state file can neither break the message into several lines
+ * nor send escape sequences to a terminal. Truncates at a character to fit
+ * LEN (> 0) with its NUL. */
+void str_escape(char *dst, size_t len, const char *src);
+
 #endif

@@ -74,6 +74,71 @@ static size_t count_inputs(const char *target, const char *kind)
 	return n;
 }
 
+/* ---- the fixed bugs, one by one ------------------------------------------ */
+
+static bool one_clean_line(const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return msg[0] != '\0';
+}
+
+/* fuzz/regressions/process/newline-in-syntax-error.json: jansson's "near"
+ * text quoted a raw newline into the error, making it two lines. */
+static void test_syntax_error_one_line(void)
+{
+	static const char doc[] = "{\"args\": [\"a\\\n\x1b[31m\"]}";
+	struct ocr_error err = { 0 };
+	struct spec_process *p = NULL;
+	void *arena = NULL;
+
+	ok(spec_parse_process(doc, sizeof(doc) - 1, "process.json", &p, &arena, &err) < 0,
+	   "a raw newline after a backslash is a syntax error");
+	ok(one_clean_line(err.msg), "syntax error is one line without controls: %s", err.msg);
+	ok(strstr(err.msg, "line 2 column ") != NULL, "syntax error names line and column");
+}
+
+/* Values quoted by the validator: a namespace type with ESC and newline. */
+static void test_value_error_escaped(void)
+{
+	static const char doc[] =
+		"{\"ociVersion\": \"1\", \"linux\": {\"namespaces\": [{\"type\": \"x\\u001b]0;\\n\"}]}}";
+	struct ocr_error err = { 0 };
+	struct spec *s = NULL;
+
+	ok(spec_parse(doc, sizeof(doc) - 1, "config.json", &s, &err) < 0, "unknown namespace type");
+	is_str(err.msg, "config.json: linux.namespaces[0].type: unknown namespace type `x\\x1b]0;\\n`",
+	       "the unknown value is shown escaped");
+}
+
+/* fuzz/regressions/mountopts/newline-in-comma-error */
+static void test_mount_comma_escaped(void)
+{
+	char *opts[] = { (char *)",lb\n", NULL };
+	struct ocr_error err = { 0 };
+	struct mount_opts mo;
+
+	ok(mount_parse_options(opts, 1, &mo, &err) < 0, "an option with a comma is refused");
+	ok(one_clean_line(err.msg), "comma error is one line: %s", err.msg);
+	ok(strstr(err.msg, "`,lb\\n`") != NULL, "the option is shown escaped: %s", err.msg);
+	mount_opts_clear(&mo);
+}
+
+static void test_str_escape(void)
+{
+	char buf[64];
+
+	str_escape(buf, sizeof(buf), "a\tb\nc\x1b\x7f");
+	is_str(buf, "a\\tb\\nc\\x1b\\x7f", "controls escaped");
+	str_escape(buf, sizeof(buf), "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80");
+	is_str(buf, "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", "UTF-8 kept");
+	str_escape(buf, sizeof(buf), "\xc2\x9b" "1m\xff\xc3");
+	is_str(buf, "\\xc2\\x9b1m\\xff\\xc3", "C1 controls and broken UTF-8 escaped");
+	str_escape(buf, 5, "ab\ncd");
+	is_str(buf, "ab\\n", "truncated at a whole escape");
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -85,5 +150,9 @@ int main(void)
 		   targets[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(fuzz_inputs); i++)
 		replay(&fuzz_inputs[i]);
+	test_syntax_error_one_line();
+	test_value_error_escaped();
+	test_mount_comma_escaped();
+	test_str_escape();
 	return done_testing();
 }
