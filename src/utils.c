@@ -1,5 +1,6 @@
 #include "utils.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -315,15 +316,30 @@ int rm_rf_at(int dirfd, const char *name, struct ocr_error *err)
 	return 0;
 }
 
+static bool is_ascii_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* strtoull/strtoll skip any leading white space and take a sign, and base 0
+ * reads "010" as octal: only digits (after "0x" for hex) are let through. */
 int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
 	unsigned long long v;
+	int base = 10;
 
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+	if (s == NULL)
 		return -1;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (!isxdigit((unsigned char)s[2]))
+			return -1;
+		base = 16;
+	} else if (!is_ascii_digit(s[0])) {
+		return -1;
+	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno != 0 || *end != '\0')
 		return -1;
 	*ret = v;
@@ -335,7 +351,7 @@ int parse_i64(const char *s, int64_t *ret)
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0' || *s == ' ')
+	if (s == NULL || !is_ascii_digit((s[0] == '-' || s[0] == '+') ? s[1] : s[0]))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);

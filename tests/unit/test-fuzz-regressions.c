@@ -139,6 +139,31 @@ static void test_str_escape(void)
 	is_str(buf, "ab\\n", "truncated at a whole escape");
 }
 
+/* strtoull skipped white space and took a sign after the first byte, and
+ * base 0 read "010" as octal: `kill c 010` sent SIGFPE. */
+static void test_parse_numbers(void)
+{
+	uint64_t u = 0;
+	int64_t i = 0;
+
+	ok(parse_u64("010", &u) == 0 && u == 10, "parse_u64 010 is decimal 10");
+	ok(parse_u64("0x10", &u) == 0 && u == 16, "parse_u64 0x10 is 16");
+	ok(parse_u64("18446744073709551615", &u) == 0 && u == UINT64_MAX, "parse_u64 2^64-1");
+	ok(parse_u64("18446744073709551616", &u) < 0, "parse_u64 2^64 overflows");
+	ok(parse_u64("\t-1", &u) < 0, "parse_u64 refuses tab then minus");
+	ok(parse_u64(" 1", &u) < 0 && parse_u64("+1", &u) < 0 && parse_u64("-1", &u) < 0,
+	   "parse_u64 refuses space and signs");
+	ok(parse_u64("0x", &u) < 0 && parse_u64("0x-1", &u) < 0 && parse_u64("", &u) < 0,
+	   "parse_u64 refuses empty hex and empty");
+	ok(parse_i64("+3", &i) == 0 && i == 3, "parse_i64 +3");
+	ok(parse_i64("-32", &i) == 0 && i == -32, "parse_i64 -32");
+	ok(parse_i64("\t3", &i) < 0 && parse_i64("- 3", &i) < 0 && parse_i64("+", &i) < 0,
+	   "parse_i64 refuses white space and a bare sign");
+	is_int(signal_parse("010"), 10, "signal 010 is 10, not 8");
+	is_int(signal_parse("\t9"), -1, "signal with a tab is refused");
+	is_int(signal_parse("SIGRTMIN+3"), SIGRTMIN + 3, "SIGRTMIN+3");
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -154,5 +179,6 @@ int main(void)
 	test_value_error_escaped();
 	test_mount_comma_escaped();
 	test_str_escape();
+	test_parse_numbers();
 	return done_testing();
 }
