@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "utils.h"
@@ -553,6 +554,20 @@ static int val_abs_path(struct pctx *c, json_t *v, char **ret)
 	return check_abs(c, *ret);
 }
 
+/* A path the runtime creates inside the container (a mount destination, a
+ * device): absolute, and no `..` that would climb out of where it says. */
+static int val_container_path(struct pctx *c, json_t *v, char **ret)
+{
+	const char *p;
+
+	if (val_abs_path(c, v, ret) < 0)
+		return -1;
+	for (p = *ret; (p = strstr(p, "..")) != NULL; p += 2)
+		if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0'))
+			return spec_fail(c, "`%.200s`: `..` is not allowed", *ret);
+	return 0;
+}
+
 static int val_bool(struct pctx *c, json_t *v, bool *ret)
 {
 	if (!json_is_boolean(v))
@@ -986,7 +1001,7 @@ static int parse_mount(struct pctx *c, json_t *v, struct spec_mount *m)
 	};
 
 	if (parse_fields(c, v, m, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "destination", true, val_abs_path, &m->destination) < 0 ||
+	    MEMBER(c, v, "destination", true, val_container_path, &m->destination) < 0 ||
 	    MEMBER(c, v, "options", false, val_strv, NULL, &m->options, &m->n_options) < 0 ||
 	    MEMBER(c, v, "uidMappings", false, val_idmaps, &m->uid_mappings,
 		   &m->n_uid_mappings) < 0 ||
@@ -1170,7 +1185,7 @@ static int parse_device(struct pctx *c, json_t *v, struct spec_device *d)
 	bool numbered;
 
 	if (parse_fields(c, v, d, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "path", true, val_abs_path, &d->path) < 0 ||
+	    MEMBER(c, v, "path", true, val_container_path, &d->path) < 0 ||
 	    MEMBER(c, v, "type", true, val_char, "cbup", '\0', "device type", &d->type) < 0)
 		return -1;
 	/* A fifo has no device number; the others cannot be made without. */
@@ -1565,17 +1580,34 @@ int spec_parse(const char *buf, size_t len, const char *origin, struct spec **re
 int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 {
 	cleanup_close int dirfd = -1;
+	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;
+	char path[64];
+	struct stat st;
 	size_t len;
 
 	dirfd = TEMP_FAILURE_RETRY(open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC));
 	if (dirfd < 0)
 		return ocr_fail_errno(err, "bundle `%s`", bundle);
-	if (read_file_at(dirfd, "config.json", SPEC_MAX_FILE_SIZE, &buf, &len, err) < 0) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = TEMP_FAILURE_RETRY(openat(dirfd, "config.json",
+				       O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+	if (fd < 0)
+		return ocr_fail_errno(err, "bundle `%s`: open `config.json`", bundle);
+	if (fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "bundle `%s`: stat `config.json`", bundle);
+	if (!S_ISREG(st.st_mode))
+		return ocr_fail(err, EINVAL, "bundle `%s`: config.json is not a regular file", bundle);
+	/* Refused before reading a byte of it. */
+	if (st.st_size > (off_t)SPEC_MAX_FILE_SIZE)
+		return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
+				SPEC_MAX_FILE_SIZE / (1024u * 1024u));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (read_file_at(AT_FDCWD, path, SPEC_MAX_FILE_SIZE, &buf, &len, err) < 0) {
 		if (err != NULL && err->err == EFBIG)
 			return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
 					SPEC_MAX_FILE_SIZE / (1024u * 1024u));
-		return ocr_wrap(err, "bundle `%s`", bundle);
+		return ocr_wrap(err, "bundle `%s`: config.json", bundle);
 	}
 	return spec_parse(buf, len, "config.json", ret, err);
 }

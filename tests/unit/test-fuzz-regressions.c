@@ -164,6 +164,84 @@ static void test_parse_numbers(void)
 	is_int(signal_parse("SIGRTMIN+3"), SIGRTMIN + 3, "SIGRTMIN+3");
 }
 
+/* A fresh scratch directory under the fuzz one; returns an O_DIRECTORY fd. */
+static int scratch_dir(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", fuzz_tmp_path, name);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int parse_doc(const char *doc, struct ocr_error *err)
+{
+	struct spec *s = NULL;
+	int r = spec_parse(doc, strlen(doc), "config.json", &s, err);
+
+	spec_free(s);
+	return r;
+}
+
+/* `..` in a mount destination was accepted (resolved inside the root, but
+ * not what the config says). */
+static void test_dotdot_destinations(void)
+{
+	static const char *const bad[] = { "/..", "/a/../b", "/a/..", "/../etc", "/a/b/../../.." };
+	static const char *const good[] = { "/a..b", "/..a", "/a../b", "/.../x", "/a/.b" };
+	char doc[512];
+	struct ocr_error err = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(doc, sizeof(doc),
+			 "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", bad[i]);
+		ok(parse_doc(doc, &err) < 0 && strstr(err.msg, "mounts[0].destination") != NULL &&
+			   strstr(err.msg, "`..` is not allowed") != NULL,
+		   "destination %s refused: %s", bad[i], err.msg);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		snprintf(doc, sizeof(doc),
+			 "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", good[i]);
+		ok(parse_doc(doc, &err) == 0, "destination %s accepted", good[i]);
+	}
+	ok(parse_doc("{\"ociVersion\": \"1\", \"linux\": {\"devices\": [{\"path\": \"/dev/../x\", "
+		     "\"type\": \"c\", \"major\": 1, \"minor\": 3}]}}", &err) < 0 &&
+		   strstr(err.msg, "linux.devices[0].path") != NULL,
+	   "device path with .. refused: %s", err.msg);
+}
+
+/* A FIFO config.json made spec_load wait for a writer forever; a huge one
+ * was read up to the limit before it was refused. */
+static void test_spec_load_file_kinds(void)
+{
+	char dir[300], path[400];
+	struct ocr_error err = { 0 };
+	struct spec *s = NULL;
+	int fd, dfd = scratch_dir("bundle", dir, sizeof(dir));
+
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	unlink(path);
+	ok(dfd >= 0 && mkfifo(path, 0600) == 0, "a FIFO config.json");
+	alarm(10); /* a hang fails the test instead of stalling it */
+	ok(spec_load(dir, &s, &err) < 0 && strstr(err.msg, "not a regular file") != NULL,
+	   "FIFO refused without waiting: %s", err.msg);
+	alarm(0);
+	unlink(path);
+	ok(symlink("/dev/zero", path) == 0, "config.json -> /dev/zero");
+	ok(spec_load(dir, &s, &err) < 0 && strstr(err.msg, "not a regular file") != NULL,
+	   "/dev/zero refused: %s", err.msg);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ok(fd >= 0 && ftruncate(fd, 100 * 1024 * 1024) == 0, "a sparse 100 MB config.json");
+	if (fd >= 0)
+		close(fd);
+	ok(spec_load(dir, &s, &err) < 0 && err.err == EFBIG && strstr(err.msg, "16 MiB") != NULL,
+	   "100 MB refused naming the limit: %s", err.msg);
+	unlink(path);
+	if (dfd >= 0)
+		close(dfd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -180,5 +258,7 @@ int main(void)
 	test_mount_comma_escaped();
 	test_str_escape();
 	test_parse_numbers();
+	test_dotdot_destinations();
+	test_spec_load_file_kinds();
 	return done_testing();
 }
