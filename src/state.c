@@ -16,19 +16,25 @@ int state_validate_id(const char *id, struct ocr_error *err)
 		return ocr_fail(err, EINVAL, "container id is empty");
 	if (len > OCR_ID_MAX)
 		return ocr_fail(err, EINVAL, "container id is longer than %d characters", OCR_ID_MAX);
-	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-		return ocr_fail(err, EINVAL, "invalid container id `%s`", id);
 	for (const char *p = id; *p; p++) {
 		unsigned char c = (unsigned char)*p;
+		char shown[256];
+
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '_' || c == '+' || c == '-' || c == '.')
 			continue;
-		if (c < 0x20 || c == 0x7f)
+		if (c < 0x20 || c >= 0x7f)
 			return ocr_fail(err, EINVAL,
-					"invalid container id: control character 0x%02x (allowed: letters, digits, _ + - .)", c);
+					"invalid container id: byte 0x%02x (allowed: letters, digits, _ + - .)", c);
+		str_escape(shown, sizeof(shown), id);
 		return ocr_fail(err, EINVAL,
-				"invalid container id `%s`: character `%c` (allowed: letters, digits, _ + - .)", id, c);
+				"invalid container id `%s`: character `%c` (allowed: letters, digits, _ + - .)",
+				shown, c);
 	}
+	/* Not ".", "..", nor anything `list` would skip as one of the state
+	 * root's own entries (".creating.*"). */
+	if (id[0] == '.')
+		return ocr_fail(err, EINVAL, "invalid container id `%s`: it must not start with `.`", id);
 	return 0;
 }
 
@@ -64,36 +70,76 @@ static int lock_dir(int fd, const char *id, struct ocr_error *err)
 	return 0;
 }
 
+/* The directory appears under its id already locked: it is made and locked
+ * under a private name, then renamed into place (failing if the id is
+ * taken). So whoever else opens ROOT/ID waits until the creator has
+ * written the state or removed the directory, and never sees a directory
+ * without state.json that is still being set up. */
 int state_create_dir(int rootfd, const char *id, struct ocr_error *err)
 {
+	static unsigned counter;
 	cleanup_close int fd = -1;
+	char tmp[64];
 
-	if (mkdirat(rootfd, id, 0700) < 0) {
+	if (faccessat(rootfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return ocr_fail(err, EEXIST, "container `%s` already exists", id);
+	snprintf(tmp, sizeof(tmp), ".creating.%d.%u", (int)getpid(), counter++);
+	if (mkdirat(rootfd, tmp, 0700) < 0)
+		return ocr_fail_errno(err, "create state directory for `%s`", id);
+	fd = openat(rootfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || lock_dir(fd, id, err) < 0) {
+		if (fd < 0)
+			ocr_fail_errno(err, "open state directory for `%s`", id);
+		unlinkat(rootfd, tmp, AT_REMOVEDIR);
+		return -1;
+	}
+	if (renameat2(rootfd, tmp, rootfd, id, RENAME_NOREPLACE) < 0) {
+		int saved = errno;
+
+		unlinkat(rootfd, tmp, AT_REMOVEDIR);
+		errno = saved;
 		if (errno == EEXIST)
 			return ocr_fail(err, EEXIST, "container `%s` already exists", id);
-		return ocr_fail_errno(err, "create state directory for `%s`", id);
+		if (errno != EINVAL)
+			return ocr_fail_errno(err, "create state directory for `%s`", id);
+		/* No RENAME_NOREPLACE on this file system: mkdir, then lock. */
+		close(steal_fd(&fd));
+		if (mkdirat(rootfd, id, 0700) < 0) {
+			if (errno == EEXIST)
+				return ocr_fail(err, EEXIST, "container `%s` already exists", id);
+			return ocr_fail_errno(err, "create state directory for `%s`", id);
+		}
+		fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return ocr_fail_errno(err, "open state directory for `%s`", id);
+		if (lock_dir(fd, id, err) < 0)
+			return -1;
 	}
-	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return ocr_fail_errno(err, "open state directory for `%s`", id);
-	if (lock_dir(fd, id, err) < 0)
-		return -1;
 	return steal_fd(&fd);
 }
 
 int state_open_dir(int rootfd, const char *id, struct ocr_error *err)
 {
-	cleanup_close int fd = -1;
+	/* The holder of the lock we waited for may have deleted the
+	 * container (and a new one may have taken the id): open again. */
+	for (int attempt = 0; attempt < 100; attempt++) {
+		cleanup_close int fd = -1;
+		struct stat st;
 
-	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
-		return ocr_fail_errno(err, "open state of `%s`", id);
+		fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
+			return ocr_fail_errno(err, "open state of `%s`", id);
+		}
+		if (lock_dir(fd, id, err) < 0)
+			return -1;
+		if (fstat(fd, &st) < 0)
+			return ocr_fail_errno(err, "open state of `%s`", id);
+		if (st.st_nlink > 0)
+			return steal_fd(&fd);
 	}
-	if (lock_dir(fd, id, err) < 0)
-		return -1;
-	return steal_fd(&fd);
+	return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
 }
 
 int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err)
@@ -136,13 +182,23 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 	size_t len;
 
 	memset(st, 0, sizeof(*st));
-	if (read_file_at(dirfd, OCR_STATE_FILE, 1 << 20, &data, &len, err) < 0)
+	if (read_file_at(dirfd, OCR_STATE_FILE, 1 << 20, &data, &len, err) < 0) {
+		/* The directory is created locked and state.json written
+		 * before the lock is let go: without one, its creator died. */
+		if (err != NULL && err->err == ENOENT)
+			return ocr_fail(err, EINVAL, "state of container `%s` is incomplete (its creation was "
+						     "interrupted); `delete --force %s` removes it", id, id);
 		return ocr_wrap(err, "state of container `%s`", id);
+	}
 	o = json_loadb(data, len, 0, &jerr);
 	if (o == NULL || !json_is_object(o)) {
+		char why[sizeof(jerr.text) * 4];
+
+		/* jansson quotes the file, which may hold anything. */
+		str_escape(why, sizeof(why), o ? "not an object" : jerr.text);
 		json_decref(o);
 		return ocr_fail(err, EINVAL, "state of container `%s` is corrupt (%s); `delete --force %s` removes it",
-				id, o ? "not an object" : jerr.text, id);
+				id, why, id);
 	}
 	v = json_object_get(o, "pid");
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0x7fffffff ||

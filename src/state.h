@@ -39,16 +39,16 @@ struct ocr_state {
 	uid_t owner;
 };
 
-/* Reject ids that are empty, ".", "..", longer than OCR_ID_MAX or contain
- * anything but [A-Za-z0-9_+.-]. */
+/* Reject ids that are empty, start with "." (so also "." and ".."), are
+ * longer than OCR_ID_MAX or contain anything but [A-Za-z0-9_+.-]. */
 int state_validate_id(const char *id, struct ocr_error *err);
 
 /* Create ROOT (0700) if needed and check it is ours and private. Returns
  * an O_DIRECTORY fd. */
 int state_open_root(const struct ocr_ctx *ctx, bool create, struct ocr_error *err);
 
-/* Exclusively create ROOT/ID; fails with EEXIST "container `ID` already
- * exists". Returns the directory fd, locked. */
+/* Exclusively create ROOT/ID, which appears already locked; fails with
+ * EEXIST "container `ID` already exists". Returns the directory fd. */
 int state_create_dir(int rootfd, const char *id, struct ocr_error *err);
 /* Open and lock (flock, exclusive) an existing container directory. */
 int state_open_dir(int rootfd, const char *id, struct ocr_error *err);

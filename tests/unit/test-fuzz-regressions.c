@@ -4,6 +4,8 @@
  * under the normal build (and under ASan/UBSan with `make check-asan`).
  * Each input runs in a child, so a crash fails that input's test only.
  * Then the specific behaviour each fixed crash was about. TAP. */
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include "../../fuzz/fuzz-targets.h"
@@ -242,6 +244,108 @@ static void test_spec_load_file_kinds(void)
 	rmdir(dir);
 }
 
+static void test_container_ids(void)
+{
+	struct ocr_error err = { 0 };
+
+	ok(state_validate_id("c1.x_y+z-0", &err) == 0, "a plain id");
+	ok(state_validate_id(".hidden", &err) < 0 && strstr(err.msg, "must not start with") != NULL,
+	   "a leading dot is refused (list would not show it): %s", err.msg);
+	ok(state_validate_id("..", &err) < 0 && state_validate_id(".", &err) < 0, ". and ..");
+	ok(state_validate_id("a\nb", &err) < 0 && one_clean_line(err.msg) &&
+		   strstr(err.msg, "0x0a") != NULL,
+	   "a newline is named, not printed: %s", err.msg);
+	ok(state_validate_id("a\xc2\x9b" "b", &err) < 0 && one_clean_line(err.msg) &&
+		   strstr(err.msg, "0xc2") != NULL,
+	   "a C1 control is named, not printed: %s", err.msg);
+	ok(state_validate_id("a/b", &err) < 0 && strstr(err.msg, "`/`") != NULL, "a slash: %s", err.msg);
+}
+
+static bool is_locked(int rootfd, const char *id)
+{
+	int fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool locked = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+
+	if (fd >= 0)
+		close(fd);
+	return locked;
+}
+
+static size_t count_entries(int dirfd)
+{
+	DIR *d = fdopendir(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* A container directory used to appear unlocked for a moment (mkdir, then
+ * open, then flock): a concurrent delete --force could take the lock first
+ * and remove a container being created. A directory without state.json
+ * (its creator was killed) could not be deleted: state_read said ENOENT,
+ * which `delete --force` takes for "no such container". */
+static void test_state_dir_lifecycle(void)
+{
+	char root[300];
+	struct ocr_error err = { 0 };
+	struct ocr_state st;
+	int rootfd = scratch_dir("state-root", root, sizeof(root));
+	int fd, fd2;
+	pid_t pid;
+	int pipefd[2], status = 0;
+
+	fd = state_create_dir(rootfd, "c1", &err);
+	ok(fd >= 0, "create c1: %s", err.msg);
+	ok(is_locked(rootfd, "c1"), "c1 is locked the moment it exists");
+	is_int(count_entries(rootfd), 1, "nothing but c1 in the root");
+	fd2 = state_create_dir(rootfd, "c1", &err);
+	ok(fd2 < 0 && err.err == EEXIST && strstr(err.msg, "already exists") != NULL,
+	   "a second create of c1: %s", err.msg);
+	is_int(count_entries(rootfd), 1, "the failed create left nothing");
+	ok(state_read(fd, "c1", &st, &err) < 0 && err.err == EINVAL &&
+		   strstr(err.msg, "incomplete") != NULL && strstr(err.msg, "delete --force c1") != NULL,
+	   "no state.json: incomplete, with the fix: %s", err.msg);
+
+	/* Someone waits for c1's lock; c1 is deleted meanwhile: they are told
+	 * it does not exist, not handed the removed directory. */
+	ok(pipe(pipefd) == 0, "pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct ocr_error cerr = { 0 };
+		int r;
+		char c;
+
+		close(fd); /* the inherited copy would hold the lock too */
+		alarm(10);
+		r = state_open_dir(rootfd, "c1", &cerr);
+		c = (r < 0 && cerr.err == ENOENT) ? 'y' : 'n';
+
+		(void)!write(pipefd[1], &c, 1);
+		_exit(0);
+	}
+	usleep(100 * 1000);
+	ok(state_remove_dir(rootfd, "c1", &err) == 0, "remove c1 while holding its lock");
+	close(fd);
+	{
+		char c = 0;
+
+		close(pipefd[1]);
+		ok(read(pipefd[0], &c, 1) == 1 && c == 'y', "the waiter gets `does not exist`");
+	}
+	waitpid(pid, &status, 0);
+	close(pipefd[0]);
+	is_int(count_entries(rootfd), 0, "the root is empty");
+	close(rootfd);
+	rmdir(root);
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -260,5 +364,7 @@ int main(void)
 	test_parse_numbers();
 	test_dotdot_destinations();
 	test_spec_load_file_kinds();
+	test_container_ids();
+	test_state_dir_lifecycle();
 	return done_testing();
 }
