@@ -1,6 +1,7 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <string.h>
@@ -138,6 +139,54 @@ static bool host_is_cgroup2(void)
 	return statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* Files in /proc that a bind mount may cover, lxcfs-style (as runc). */
+static const char *const proc_covers_allowed[] = {
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+	"/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+	"/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+};
+
+/* CVE-2019-16884: a mount on /proc or inside a proc file system hides
+ * what /proc must show (attr/current for the LSM, masked paths, sysctls).
+ * Only proc goes on /proc, and inside it only the files above may be
+ * covered. Judged on where FD (the resolved destination) really is, so a
+ * symlink in the rootfs cannot disguise /proc. */
+static int check_proc_destination(const struct rootfs_ctx *rc, int fd, const struct spec_mount *m,
+				  struct ocr_error *err)
+{
+	bool is_proc = m->type != NULL && strcmp(m->type, "proc") == 0;
+	size_t root_len = strlen(rc->rootfs);
+	char link[64], real[PATH_MAX];
+	const char *rel = NULL;
+	struct statfs sf;
+	ssize_t n;
+
+	mount_fd_path(fd, link, sizeof(link));
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n < 0 || fstatfs(fd, &sf) < 0)
+		return ocr_fail_errno(err, "resolve `%s` in the rootfs", m->destination);
+	real[n] = '\0';
+	if (strncmp(real, rc->rootfs, root_len) == 0 && real[root_len] == '/')
+		rel = real + root_len;
+	if (rel != NULL && strcmp(rel, "/proc") == 0) {
+		if (is_proc)
+			return 0;
+		return ocr_fail(err, EPERM, "only a mount of type proc may go on /proc");
+	}
+	if ((rel != NULL && str_has_prefix(rel, "/proc/")) || sf.f_type == PROC_SUPER_MAGIC) {
+		for (size_t i = 0; rel != NULL && i < ARRAY_SIZE(proc_covers_allowed); i++)
+			if (strcmp(rel, proc_covers_allowed[i]) == 0)
+				return 0;
+		return ocr_fail(err, EPERM, "`%s` is inside /proc: mounting over it is not allowed",
+				rel != NULL ? rel : m->destination);
+	}
+	return 0;
+}
+
 static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct ocr_error *err)
 {
 	struct mount_opts mo;
@@ -151,9 +200,11 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 	if (bind && strcmp(type, "bind") == 0 && !mo.bind)
 		mo.bind = true;
 	fd = mount_open_in_root(rc->rootfd, m->destination, true, bind ? is_dir_source(m) : true, err);
-	if (fd < 0) {
+	if (fd < 0 || check_proc_destination(rc, fd, m, err) < 0) {
+		if (fd >= 0)
+			close(fd);
 		mount_opts_clear(&mo);
-		return -1;
+		return ocr_wrap(err, "mounts: `%s` (type %s)", m->destination, m->type ? m->type : "bind");
 	}
 	close(fd);
 	if (bind) {
