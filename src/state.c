@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -70,6 +71,26 @@ static int lock_dir(int fd, const char *id, struct ocr_error *err)
 	return 0;
 }
 
+#define CREATING_PREFIX ".creating."
+
+/* A runtime killed between making its .creating.PID.N directory and
+ * renaming it leaves it behind, empty: remove those whose PID is gone. */
+static void sweep_creating(int rootfd)
+{
+	cleanup_dir DIR *d = fdopendir(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	struct dirent *de;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		long pid;
+
+		if (!str_has_prefix(de->d_name, CREATING_PREFIX))
+			continue;
+		pid = strtol(de->d_name + strlen(CREATING_PREFIX), NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			unlinkat(rootfd, de->d_name, AT_REMOVEDIR);
+	}
+}
+
 /* The directory appears under its id already locked: it is made and locked
  * under a private name, then renamed into place (failing if the id is
  * taken). So whoever else opens ROOT/ID waits until the creator has
@@ -83,7 +104,8 @@ int state_create_dir(int rootfd, const char *id, struct ocr_error *err)
 
 	if (faccessat(rootfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return ocr_fail(err, EEXIST, "container `%s` already exists", id);
-	snprintf(tmp, sizeof(tmp), ".creating.%d.%u", (int)getpid(), counter++);
+	sweep_creating(rootfd);
+	snprintf(tmp, sizeof(tmp), CREATING_PREFIX "%d.%u", (int)getpid(), counter++);
 	if (mkdirat(rootfd, tmp, 0700) < 0)
 		return ocr_fail_errno(err, "create state directory for `%s`", id);
 	fd = openat(rootfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

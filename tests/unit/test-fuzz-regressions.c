@@ -346,6 +346,32 @@ static void test_state_dir_lifecycle(void)
 	rmdir(root);
 }
 
+/* A runtime killed between mkdir and rename left .creating.PID.N behind,
+ * which nothing removed. */
+static void test_stale_creating_dirs(void)
+{
+	char root[300], mine[64];
+	struct ocr_error err = { 0 };
+	int rootfd = scratch_dir("stale-root", root, sizeof(root));
+	int fd;
+
+	snprintf(mine, sizeof(mine), ".creating.%d.77", (int)getpid());
+	ok(mkdirat(rootfd, ".creating.999999999.0", 0700) == 0 && mkdirat(rootfd, mine, 0700) == 0,
+	   "a stale and a live .creating directory");
+	fd = state_create_dir(rootfd, "c2", &err);
+	ok(fd >= 0, "create c2: %s", err.msg);
+	ok(faccessat(rootfd, ".creating.999999999.0", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT,
+	   "the stale one (dead pid) is removed");
+	ok(faccessat(rootfd, mine, F_OK, AT_SYMLINK_NOFOLLOW) == 0, "the live one is kept");
+	state_remove_dir(rootfd, "c2", &err);
+	unlinkat(rootfd, mine, AT_REMOVEDIR);
+	if (fd >= 0)
+		close(fd);
+	is_int(count_entries(rootfd), 0, "the root is empty");
+	close(rootfd);
+	rmdir(root);
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -366,5 +392,6 @@ int main(void)
 	test_spec_load_file_kinds();
 	test_container_ids();
 	test_state_dir_lifecycle();
+	test_stale_creating_dirs();
 	return done_testing();
 }
