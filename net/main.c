@@ -5,7 +5,7 @@
  *   ocirt-rootless-net --id ID --pid PID [--pid-starttime T] --ready-fd FD
  *       [--api-dirfd FD --api-socket NAME] [--mtu N] [--allow-host-loopback]
  *       [--no-ipv6] [--forward PROTO,HOSTIP,HOSTPORT,CPORT]...
- *       [--no-sandbox] [--no-seccomp] [--debug] [--log-format text|json]
+ *       [--no-sandbox] [--no-seccomp] [--no-offload] [--debug] [--log-format text|json]
  *
  * Start-up order: check the init, make the tap (tap.c), start libslirp
  * with the forwards, bind the API socket, enter the sandbox, then write
@@ -78,7 +78,8 @@ void net_info(const char *fmt, ...)
 /* ---- arguments -------------------------------------------------------- */
 
 enum { OPT_ID = 256, OPT_PID, OPT_PID_START, OPT_READY_FD, OPT_API_DIRFD, OPT_API_SOCKET, OPT_MTU,
-       OPT_ALLOW_LOOPBACK, OPT_NO_IPV6, OPT_FORWARD, OPT_NO_SANDBOX, OPT_NO_SECCOMP, OPT_DEBUG, OPT_LOG_FORMAT };
+       OPT_ALLOW_LOOPBACK, OPT_NO_IPV6, OPT_FORWARD, OPT_NO_SANDBOX, OPT_NO_SECCOMP, OPT_DEBUG, OPT_LOG_FORMAT,
+       OPT_NO_OFFLOAD };
 
 static const struct option options[] = {
 	{"id", required_argument, NULL, OPT_ID},
@@ -93,6 +94,7 @@ static const struct option options[] = {
 	{"forward", required_argument, NULL, OPT_FORWARD},
 	{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{NULL, 0, NULL, 0},
@@ -153,6 +155,7 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 			break;
 		case OPT_NO_SANDBOX: cfg->sandbox = false; break;
 		case OPT_NO_SECCOMP: cfg->seccomp = false; break;
+		case OPT_NO_OFFLOAD: cfg->offload = false; break;
 		case OPT_DEBUG: *debug = true; break;
 		case OPT_LOG_FORMAT: *json = strcmp(optarg, "json") == 0; break;
 		case '?':
@@ -246,7 +249,7 @@ static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_ta
 int main(int argc, char **argv)
 {
 	struct net_config cfg = {.id = "?", .mtu = NET_MTU_DEFAULT, .ipv6 = true, .sandbox = true,
-				 .seccomp = true, .ready_fd = -1, .api_dirfd = -1};
+				 .seccomp = true, .offload = true, .ready_fd = -1, .api_dirfd = -1};
 	struct ocr_error err = {0};
 	struct net_loop *loop = NULL;
 	int tapfd = -1, apifd = -1, rc;

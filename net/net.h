@@ -54,6 +54,7 @@ struct net_config {
 	bool allow_host_loopback;
 	bool ipv6;
 	bool sandbox, seccomp;
+	bool offload;               /* tap with virtio-net headers, CSUM + TSO */
 	int ready_fd;               /* report "ok" or the error here, then close */
 	int api_dirfd;              /* directory of the API socket, or -1 */
 	const char *api_name;
@@ -70,7 +71,9 @@ void net_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tap.c: create NET_TAP_NAME in the namespaces of PID and configure it;
  * returns the tap fd (O_NONBLOCK, O_CLOEXEC). IPv6 is configured when
  * *IPV6 and dropped (with *IPV6 cleared and a debug line) when the
- * container's kernel refuses it. */
+ * container's kernel refuses it. With cfg->offload every frame on the fd
+ * carries a struct virtio_net_hdr and the container's kernel may hand us
+ * unchecksummed TCP/UDP and TCP segments larger than the MTU (TSO). */
 int tap_create(const struct net_config *cfg, bool *ipv6, struct ocr_error *err);
 
 /* netlink.c, in the current network namespace. */

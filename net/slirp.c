@@ -4,19 +4,23 @@
  * writes. */
 #include <arpa/inet.h>
 #include <glib.h>
+#include <linux/virtio_net.h>
 #include <poll.h>
 #include <signal.h>
 #include <slirp/libslirp.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "net.h"
 #include "utils.h"
 
-/* The largest frame a tap gives us (MTU 65521 + Ethernet header). */
-#define FRAME_MAX (65536 + 64)
+/* The largest frame a tap gives us: MTU 65521, or a 64 KiB TSO segment,
+ * plus the Ethernet and virtio-net headers. */
+#define FRAME_MAX (65536 + 256)
+#define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
 /* Frames read per wake-up before slirp gets to its sockets again. */
 #define TAP_BATCH 64
 
@@ -38,6 +42,10 @@ struct net_loop {
 	size_t n_forwards;
 	int next_id;
 	size_t n_udp_forwards;
+	int64_t last_frame;        /* ms, CLOCK_MONOTONIC: a frame in or out */
+	int64_t drain_deadline;    /* ms; 0 while not stopping */
+	int64_t drain_idle;        /* stop after this many quiet ms */
+	unsigned stop_signals;
 	struct udp_sessions *udp;  /* only while host loopback is disabled */
 	uint64_t tap_write_drops;
 };
@@ -47,6 +55,14 @@ enum { SLOT_TAP, SLOT_PID, SLOT_SIG, SLOT_API, N_SLOTS };
 
 /* ---- SlirpCb ---------------------------------------------------------- */
 
+static int64_t cb_clock_get_ns(void *opaque);
+
+static int64_t now_ms(void)
+{
+	return cb_clock_get_ns(NULL) / 1000000;
+}
+
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct net_loop *l = opaque;
@@ -54,7 +70,18 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 	if (l->udp && l->n_udp_forwards)
 		udp_sessions_note(l->udp, l->forwards, l->n_forwards, buf, len);
-	n = TEMP_FAILURE_RETRY(write(l->tapfd, buf, len));
+	if (l->drain_deadline)
+		l->last_frame = now_ms();
+	if (l->cfg->offload) {
+		/* No offload on the way in: libslirp checksums its frames. */
+		static const struct virtio_net_hdr none;
+		struct iovec iov[2] = {{(void *)&none, VNET_HDR_LEN}, {(void *)buf, len}};
+		n = TEMP_FAILURE_RETRY(writev(l->tapfd, iov, 2));
+		if (n >= (ssize_t)VNET_HDR_LEN)
+			n -= (ssize_t)VNET_HDR_LEN;
+	} else {
+		n = TEMP_FAILURE_RETRY(write(l->tapfd, buf, len));
+	}
 
 	/* A full tap queue drops the frame: TCP retransmits it, as on a
 	 * real link. */
@@ -408,19 +435,79 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	return 0;
 }
 
+/* The one's complement sum RFC 1071 asks for, of LEN bytes at P. */
+static uint16_t csum_fold(const uint8_t *p, size_t len)
+{
+	uint64_t sum = 0;
+	size_t i = 0;
+
+	for (; i + 4 <= len; i += 4) {
+		uint32_t w;
+		memcpy(&w, p + i, 4);
+		sum += w;
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+		memcpy(&w, p + i, 2);
+		sum += w;
+	}
+	if (i < len) {
+		uint16_t w = 0;
+		memcpy(&w, p + i, 1);
+		sum += w;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* A frame from a tap with virtio-net headers: finish the checksum the
+ * container left to us (its field holds the pseudo-header sum). A TSO
+ * segment needs nothing more: its IP header already has the whole length
+ * and checksum, and libslirp's TCP takes segments larger than the MSS.
+ * Returns the frame's length, or -1 for a malformed header. */
+static ssize_t vnet_frame(uint8_t *buf, size_t n, uint8_t **ret_frame)
+{
+	struct virtio_net_hdr h;
+	uint8_t *f = buf + VNET_HDR_LEN;
+	size_t len;
+
+	if (n < VNET_HDR_LEN)
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	len = n - VNET_HDR_LEN;
+	*ret_frame = f;
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		size_t start = h.csum_start, off = (size_t)h.csum_start + h.csum_offset;
+		uint16_t sum;
+		if (start >= len || off + 2 > len)
+			return -1;
+		sum = (uint16_t)~csum_fold(f + start, len - start);
+		if (sum == 0 && h.csum_offset == 6)
+			sum = 0xffff;  /* UDP (checksum at offset 6): 0 means "none" */
+		memcpy(f + off, &sum, 2);
+	}
+	return (ssize_t)len;
+}
+
 /* Up to TAP_BATCH frames into slirp. Returns -1 when the tap is gone
  * (the container's network namespace went away). */
 static int tap_drain(struct net_loop *l)
 {
 	for (int i = 0; i < TAP_BATCH; i++) {
 		ssize_t n = read(l->tapfd, l->frame, FRAME_MAX);
+		uint8_t *frame = l->frame;
 		if (n > 0) {
+			if (l->drain_deadline)
+				l->last_frame = now_ms();
+			if (l->cfg->offload && (n = vnet_frame(l->frame, (size_t)n, &frame)) < 0)
+				continue;
 			if (l->udp && l->n_udp_forwards &&
 			    udp_sessions_answer(l->udp, l->forwards, l->n_forwards,
 						&g_array_index(l->pollfds, GPollFD, N_SLOTS), l->pollfds->len - N_SLOTS,
-						l->frame, (size_t)n))
+						frame, (size_t)n))
 				continue;
-			slirp_input(l->slirp, l->frame, (int)n);
+			slirp_input(l->slirp, frame, (int)n);
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -439,6 +526,41 @@ static void pollfd_set(GArray *a, int slot, int fd)
 	p->revents = 0;
 }
 
+/* Stopping: the tap fd holds the container's network namespace, so its
+ * sockets that a process closed with data still unsent (nc's, say) keep
+ * sending after the last process exited. Serve them until the tap has
+ * been quiet for a moment, bounded; a second signal stops at once. */
+#define DRAIN_INIT_IDLE_MS 500
+#define DRAIN_INIT_MAX_MS 5000
+#define DRAIN_SIGNAL_IDLE_MS 100
+#define DRAIN_SIGNAL_MAX_MS 1000
+
+static void drain_start(struct net_loop *l, int64_t idle_ms, int64_t max_ms)
+{
+	int64_t deadline = now_ms() + max_ms;
+
+	if (l->drain_deadline == 0)
+		l->last_frame = now_ms();
+	if (l->drain_deadline == 0 || deadline < l->drain_deadline)
+		l->drain_deadline = deadline;
+	if (l->drain_idle == 0 || idle_ms < l->drain_idle)
+		l->drain_idle = idle_ms;
+}
+
+/* While draining: true when it is time to stop; else clamps TIMEOUT to
+ * the next moment that could be. */
+static bool drain_done(const struct net_loop *l, uint32_t *timeout)
+{
+	int64_t now = now_ms(), quiet_end = l->last_frame + l->drain_idle;
+	int64_t next = quiet_end < l->drain_deadline ? quiet_end : l->drain_deadline;
+
+	if (now >= next)
+		return true;
+	if ((uint64_t)(next - now) < *timeout)
+		*timeout = (uint32_t)(next - now);
+	return false;
+}
+
 int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 {
 	for (;;) {
@@ -448,24 +570,32 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 
 		g_array_set_size(l->pollfds, N_SLOTS);
 		pollfd_set(l->pollfds, SLOT_TAP, l->tapfd);
-		pollfd_set(l->pollfds, SLOT_PID, l->pidfd);
+		pollfd_set(l->pollfds, SLOT_PID, l->drain_deadline ? -1 : l->pidfd);
 		pollfd_set(l->pollfds, SLOT_SIG, l->sigfd);
 		pollfd_set(l->pollfds, SLOT_API, apifd);
 		slirp_pollfds_fill(l->slirp, &timeout, add_poll, l->pollfds);
 		timers_clamp(l, &timeout);
+		if (l->drain_deadline && drain_done(l, &timeout)) {
+			net_debug("stopping: no frames for %lld ms", (long long)(now_ms() - l->last_frame));
+			return 0;
+		}
 		fds = (GPollFD *)(void *)l->pollfds->data;
 		n = g_poll(fds, l->pollfds->len, timeout == UINT32_MAX ? -1 : (gint)timeout);
 		if (n < 0 && errno != EINTR)
 			return ocr_fail_errno(err, "poll");
 		if (fds[SLOT_PID].revents) {
-			net_debug("container init %d exited: stopping", (int)l->cfg->pid);
-			return 0;
+			net_debug("container init %d exited: serving its last frames", (int)l->cfg->pid);
+			drain_start(l, DRAIN_INIT_IDLE_MS, DRAIN_INIT_MAX_MS);
 		}
 		if (fds[SLOT_SIG].revents) {
 			struct signalfd_siginfo si;
 			if (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				net_debug("signal %u: stopping", si.ssi_signo);
-				return 0;
+				if (l->stop_signals++ > 0) {
+					net_debug("signal %u again: stopping", si.ssi_signo);
+					return 0;
+				}
+				net_debug("signal %u: serving the last frames", si.ssi_signo);
+				drain_start(l, DRAIN_SIGNAL_IDLE_MS, DRAIN_SIGNAL_MAX_MS);
 			}
 		}
 		if (fds[SLOT_TAP].revents & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {

@@ -153,7 +153,7 @@ static int tap_open_configured(const struct net_config *cfg, bool *ipv6, char *w
 	fd = open_tun(err);
 	if (fd < 0)
 		return -1;
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->offload ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", NET_TAP_NAME);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		return ocr_fail_errno(err, "create tap device `" NET_TAP_NAME "` in the container's network namespace");
@@ -266,6 +266,10 @@ int tap_create(const struct net_config *cfg, bool *ipv6, struct ocr_error *err)
 		net_debug("IPv6 left out: %s", m.text);
 		*ipv6 = false;
 	}
+	/* What the guest may leave to us: checksums and TCP segmentation.
+	 * Without it the frames still carry the (empty) header. */
+	if (cfg->offload && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+		net_debug("tap offloads refused (%s): the container computes checksums and segments", strerror(errno));
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		ocr_fail_errno(err, "tap fd: O_NONBLOCK");
 		close(fd);
