@@ -292,6 +292,54 @@ www() {
 	assert_output "$(printf 'status=1\nstatus=1')"
 }
 
+# listening PORT [PID]: wait (50 x 0.1 s) for a TCP listener on PORT, on the
+# host or in the network namespace of PID.
+listening() {
+	local d=/proc/net i
+	[ -n "${2:-}" ] && d=/proc/$2/net
+	for ((i = 0; i < 50; i++)); do
+		cat "$d/tcp" "$d/tcp6" 2>/dev/null | grep -q "$(printf ':%04X [0-9A-F:]* 0A ' "$1")" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_size FILE BYTES: wait (100 x 0.1 s) until FILE has BYTES bytes.
+wait_size() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "network: 16 MiB arrive intact both ways at MTU 1500 and 65520 (checksum and TSO offload)" {
+	local mtu lp hp want
+	head -c 16777216 /dev/urandom >"$BUNDLE/rootfs/big"
+	want=$(sha256sum <"$BUNDLE/rootfs/big")
+	for mtu in 1500 65520; do
+		# container -> host loopback
+		lp=$(free_port) || fail "no free port"
+		(sleep 30 | timeout 30 busybox nc -l -p "$lp" >"$BATS_TEST_TMPDIR/up") >/dev/null 2>&1 &
+		HOST_PIDS+=($!)
+		listening "$lp" || fail "host sink on $lp did not listen"
+		net_run --network slirp --allow-host-loopback --mtu "$mtu" -- sh -c "nc 10.0.2.2 $lp </big"
+		assert_success
+		wait_size "$BATS_TEST_TMPDIR/up" 16777216 || fail "MTU $mtu: $(stat -c %s "$BATS_TEST_TMPDIR/up") of 16777216 bytes arrived on the host"
+		[ "$(sha256sum <"$BATS_TEST_TMPDIR/up")" = "$want" ] || fail "MTU $mtu: the host got other bytes"
+		# host -> published port
+		hp=$(free_port) || fail "no free port"
+		rm -f "$BUNDLE/rootfs/down"
+		net_run_d --network slirp --mtu "$mtu" -p "127.0.0.1:$hp:80" -- sh -c 'sleep 30 | nc -l -p 80 >/down'
+		listening 80 "$CPID" || fail "the container's nc did not listen"
+		timeout 30 busybox nc 127.0.0.1 "$hp" <"$BUNDLE/rootfs/big" >/dev/null
+		wait_size "$BUNDLE/rootfs/down" 16777216 || fail "MTU $mtu: $(stat -c %s "$BUNDLE/rootfs/down") of 16777216 bytes arrived in the container"
+		[ "$(sha256sum <"$BUNDLE/rootfs/down")" = "$want" ] || fail "MTU $mtu: the container got other bytes"
+		runtime delete --force "$CID"
+	done
+}
+
 @test "network: --allow-host-loopback: the container reaches a server on the host's 127.0.0.1 via 10.0.2.2" {
 	local lp
 	lp=$(free_port) || fail "no free port"
