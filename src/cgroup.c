@@ -190,11 +190,16 @@ static char *limits_message(const struct ocr_ctx *ctx, const struct host_cgroups
 		else if (no_cgroup_reason)
 			snprintf(part, sizeof(part), "linux.resources limits (%s) are not applied: %s; " FIX_DELEGATE,
 				 ctls[0] ? ctls : "cgroup", no_cgroup_reason);
-		else
+		else if (lost & (CG_CPU | CG_CPUSET | CG_IO | CG_MEMORY | CG_PIDS))
 			snprintf(part, sizeof(part),
 				 "controllers %s are not delegated to uid %u (cgroup `%s` has none of them), so those "
 				 "linux.resources limits are not applied; " FIX_DROPIN,
 				 ctls, (unsigned)ctx->euid, cg->path);
+		else
+			snprintf(part, sizeof(part),
+				 "controllers %s are not available in cgroup `%s` (systemd delegates only cpu, cpuset, io, "
+				 "memory and pids), so those linux.resources limits are not applied",
+				 ctls, cg->path);
 		append(msg, sizeof(msg), "; ", part);
 	}
 	if (cg && cg->unapplied) {
