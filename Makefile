@@ -170,3 +170,10 @@ install-net: $(NET_HELPER)
 # and dlopen()s libarchive.so.13 when it unpacks, because linking it made
 # every start slower (`ocirt-rootless --version`: 1.0 ms, 2.7 ms linked).
 ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libarchive)
+
+# The VM tier (tests/vm/README.md): the cgroup tests with real systemd and
+# cgroup v2 in a Debian 12 guest under qemu TCG. As root (debootstrap);
+# the image is cached in /var/tmp/ocirt-vm.
+.PHONY: check-vm
+check-vm: $(RUNTIME)
+	tests/vm/run-vm.sh $(RUNTIME)
