@@ -35,6 +35,8 @@
 #define NET_MTU_MIN 576
 #define NET_MTU_MAX 65521
 #define NET_IPV6_MTU_MIN 1280
+/* libslirp's own MTU while the tap has offloads (offload.c). */
+#define NET_SLIRP_MTU_OFFLOAD 65520
 
 #define NET_MAX_FORWARDS 256
 
@@ -101,6 +103,14 @@ const struct net_forward *loop_forwards(const struct net_loop *l, size_t *ret_n)
  * returns 0 then, -1 on an error. */
 int loop_run(struct net_loop *l, int apifd, struct ocr_error *err);
 void loop_free(struct net_loop *l);
+
+/* offload.c: a frame read from a tap with virtio-net headers (BUF, N):
+ * checksums finished, SYN MSS raised to MSS4/MSS6 (0: left alone).
+ * Returns the frame's length (at *RET_FRAME), -1 when malformed. */
+struct virtio_net_hdr;
+ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6, uint8_t **ret_frame);
+/* The header for a frame libslirp sends: GSO for TCP beyond TAP_MTU. */
+void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct virtio_net_hdr *h);
 
 /* udpfwd.c: answers of published UDP ports to loopback clients while
  * host loopback is disabled (libslirp would drop them). */

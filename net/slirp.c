@@ -42,6 +42,7 @@ struct net_loop {
 	size_t n_forwards;
 	int next_id;
 	size_t n_udp_forwards;
+	unsigned mss4, mss6;       /* raise SYNs' MSS to these; 0: leave */
 	int64_t last_frame;        /* ms, CLOCK_MONOTONIC: a frame in or out */
 	int64_t drain_deadline;    /* ms; 0 while not stopping */
 	int64_t drain_idle;        /* stop after this many quiet ms */
@@ -73,9 +74,9 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 	if (l->drain_deadline)
 		l->last_frame = now_ms();
 	if (l->cfg->offload) {
-		/* No offload on the way in: libslirp checksums its frames. */
-		static const struct virtio_net_hdr none;
-		struct iovec iov[2] = {{(void *)&none, VNET_HDR_LEN}, {(void *)buf, len}};
+		struct virtio_net_hdr h;
+		struct iovec iov[2] = {{&h, VNET_HDR_LEN}, {(void *)buf, len}};
+		offload_to_guest(buf, len, l->cfg->mtu, &h);
 		n = TEMP_FAILURE_RETRY(writev(l->tapfd, iov, 2));
 		if (n >= (ssize_t)VNET_HDR_LEN)
 			n -= (ssize_t)VNET_HDR_LEN;
@@ -368,6 +369,13 @@ const struct net_forward *loop_forwards(const struct net_loop *l, size_t *ret_n)
 
 /* ---- set-up and loop -------------------------------------------------- */
 
+/* With offloads libslirp works in large segments whatever the tap's MTU
+ * (offload.c); without, it must keep to the tap's. */
+static unsigned slirp_mtu(const struct net_config *cfg)
+{
+	return cfg->offload && cfg->mtu < NET_SLIRP_MTU_OFFLOAD ? NET_SLIRP_MTU_OFFLOAD : cfg->mtu;
+}
+
 static void make_config(const struct net_config *cfg, SlirpConfig *sc)
 {
 	memset(sc, 0, sizeof(*sc));
@@ -384,8 +392,8 @@ static void make_config(const struct net_config *cfg, SlirpConfig *sc)
 	sc->vprefix_len = NET_VPREFIX6_LEN;
 	inet_pton(AF_INET6, NET_VHOST6, &sc->vhost6);
 	inet_pton(AF_INET6, NET_VDNS6, &sc->vnameserver6);
-	sc->if_mtu = cfg->mtu;
-	sc->if_mru = cfg->mtu;
+	sc->if_mtu = slirp_mtu(cfg);
+	sc->if_mru = slirp_mtu(cfg);
 	sc->disable_host_loopback = !cfg->allow_host_loopback;
 	sc->enable_emu = false;
 	sc->disable_dhcp = true;  /* addresses are static */
@@ -420,6 +428,10 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	l->frame = g_malloc(FRAME_MAX);
 	if (!cfg->allow_host_loopback)
 		l->udp = udp_sessions_new();
+	if (slirp_mtu(cfg) > cfg->mtu) {
+		l->mss4 = slirp_mtu(cfg) - 40;
+		l->mss6 = slirp_mtu(cfg) - 60;
+	}
 	*ret = l;
 	l->pidfd = (int)syscall(SYS_pidfd_open, cfg->pid, 0);
 	if (l->pidfd < 0)
@@ -430,64 +442,10 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	make_config(cfg, &sc);
 	if (slirp_new(&sc, &slirp_callbacks, l) == NULL || l->slirp == NULL)
 		return ocr_fail(err, EINVAL, "libslirp %s refused the configuration", slirp_version_string());
-	net_debug("libslirp %s: MTU %u, IPv6 %s, host loopback %s", slirp_version_string(), cfg->mtu,
-		  cfg->ipv6 ? "on" : "off", cfg->allow_host_loopback ? "allowed" : "refused");
+	net_debug("libslirp %s: MTU %u (libslirp's %u), offloads %s, IPv6 %s, host loopback %s", slirp_version_string(),
+		  cfg->mtu, slirp_mtu(cfg), cfg->offload ? "on" : "off", cfg->ipv6 ? "on" : "off",
+		  cfg->allow_host_loopback ? "allowed" : "refused");
 	return 0;
-}
-
-/* The one's complement sum RFC 1071 asks for, of LEN bytes at P. */
-static uint16_t csum_fold(const uint8_t *p, size_t len)
-{
-	uint64_t sum = 0;
-	size_t i = 0;
-
-	for (; i + 4 <= len; i += 4) {
-		uint32_t w;
-		memcpy(&w, p + i, 4);
-		sum += w;
-	}
-	for (; i + 2 <= len; i += 2) {
-		uint16_t w;
-		memcpy(&w, p + i, 2);
-		sum += w;
-	}
-	if (i < len) {
-		uint16_t w = 0;
-		memcpy(&w, p + i, 1);
-		sum += w;
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* A frame from a tap with virtio-net headers: finish the checksum the
- * container left to us (its field holds the pseudo-header sum). A TSO
- * segment needs nothing more: its IP header already has the whole length
- * and checksum, and libslirp's TCP takes segments larger than the MSS.
- * Returns the frame's length, or -1 for a malformed header. */
-static ssize_t vnet_frame(uint8_t *buf, size_t n, uint8_t **ret_frame)
-{
-	struct virtio_net_hdr h;
-	uint8_t *f = buf + VNET_HDR_LEN;
-	size_t len;
-
-	if (n < VNET_HDR_LEN)
-		return -1;
-	memcpy(&h, buf, sizeof(h));
-	len = n - VNET_HDR_LEN;
-	*ret_frame = f;
-	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		size_t start = h.csum_start, off = (size_t)h.csum_start + h.csum_offset;
-		uint16_t sum;
-		if (start >= len || off + 2 > len)
-			return -1;
-		sum = (uint16_t)~csum_fold(f + start, len - start);
-		if (sum == 0 && h.csum_offset == 6)
-			sum = 0xffff;  /* UDP (checksum at offset 6): 0 means "none" */
-		memcpy(f + off, &sum, 2);
-	}
-	return (ssize_t)len;
 }
 
 /* Up to TAP_BATCH frames into slirp. Returns -1 when the tap is gone
@@ -500,7 +458,8 @@ static int tap_drain(struct net_loop *l)
 		if (n > 0) {
 			if (l->drain_deadline)
 				l->last_frame = now_ms();
-			if (l->cfg->offload && (n = vnet_frame(l->frame, (size_t)n, &frame)) < 0)
+			if (l->cfg->offload &&
+			    (n = offload_from_guest(l->frame, (size_t)n, l->mss4, l->mss6, &frame)) < 0)
 				continue;
 			if (l->udp && l->n_udp_forwards &&
 			    udp_sessions_answer(l->udp, l->forwards, l->n_forwards,
