@@ -43,7 +43,8 @@ struct net_loop {
 	int next_id;
 	size_t n_udp_forwards;
 	unsigned mss4, mss6;       /* raise SYNs' MSS to these; 0: leave */
-	int64_t last_frame;        /* ms, CLOCK_MONOTONIC: a frame in or out */
+	int64_t now;               /* ms, CLOCK_MONOTONIC, read once per turn */
+	int64_t last_frame;        /* ms: a frame in or out */
 	int64_t drain_deadline;    /* ms; 0 while not stopping */
 	int64_t drain_idle;        /* stop after this many quiet ms */
 	unsigned stop_signals;
@@ -71,8 +72,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 	if (l->udp && l->n_udp_forwards)
 		udp_sessions_note(l->udp, l->forwards, l->n_forwards, buf, len);
-	if (l->drain_deadline)
-		l->last_frame = now_ms();
+	l->last_frame = l->now;
 	if (l->cfg->offload) {
 		struct virtio_net_hdr h;
 		struct iovec iov[2] = {{&h, VNET_HDR_LEN}, {(void *)buf, len}};
@@ -426,6 +426,7 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	l->pidfd = l->sigfd = -1;
 	l->pollfds = g_array_sized_new(FALSE, TRUE, sizeof(GPollFD), 64);
 	l->frame = g_malloc(FRAME_MAX);
+	l->now = l->last_frame = now_ms();
 	if (!cfg->allow_host_loopback)
 		l->udp = udp_sessions_new();
 	if (slirp_mtu(cfg) > cfg->mtu) {
@@ -456,8 +457,7 @@ static int tap_drain(struct net_loop *l)
 		ssize_t n = read(l->tapfd, l->frame, FRAME_MAX);
 		uint8_t *frame = l->frame;
 		if (n > 0) {
-			if (l->drain_deadline)
-				l->last_frame = now_ms();
+			l->last_frame = l->now;
 			if (l->cfg->offload &&
 			    (n = offload_from_guest(l->frame, (size_t)n, l->mss4, l->mss6, &frame)) < 0)
 				continue;
@@ -498,8 +498,6 @@ static void drain_start(struct net_loop *l, int64_t idle_ms, int64_t max_ms)
 {
 	int64_t deadline = now_ms() + max_ms;
 
-	if (l->drain_deadline == 0)
-		l->last_frame = now_ms();
 	if (l->drain_deadline == 0 || deadline < l->drain_deadline)
 		l->drain_deadline = deadline;
 	if (l->drain_idle == 0 || idle_ms < l->drain_idle)
@@ -542,6 +540,7 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 		n = g_poll(fds, l->pollfds->len, timeout == UINT32_MAX ? -1 : (gint)timeout);
 		if (n < 0 && errno != EINTR)
 			return ocr_fail_errno(err, "poll");
+		l->now = now_ms();
 		if (fds[SLOT_PID].revents) {
 			net_debug("container init %d exited: serving its last frames", (int)l->cfg->pid);
 			drain_start(l, DRAIN_INIT_IDLE_MS, DRAIN_INIT_MAX_MS);
