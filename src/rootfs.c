@@ -173,9 +173,12 @@ static int check_proc_destination(const struct rootfs_ctx *rc, int fd, const str
 	if (strncmp(real, rc->rootfs, root_len) == 0 && real[root_len] == '/')
 		rel = real + root_len;
 	if (rel != NULL && strcmp(rel, "/proc") == 0) {
-		if (is_proc)
+		struct statfs src;
+		/* As runc: a bind of a proc file system (the host's /proc for a
+		 * container sharing the host's pid namespace) is proc too. */
+		if (is_proc || (m->source != NULL && statfs(m->source, &src) == 0 && src.f_type == PROC_SUPER_MAGIC))
 			return 0;
-		return ocr_fail(err, EPERM, "only a mount of type proc may go on /proc");
+		return ocr_fail(err, EPERM, "only a proc file system may go on /proc (type proc, or a bind of one)");
 	}
 	if ((rel != NULL && str_has_prefix(rel, "/proc/")) || sf.f_type == PROC_SUPER_MAGIC) {
 		for (size_t i = 0; rel != NULL && i < ARRAY_SIZE(proc_covers_allowed); i++)
