@@ -267,11 +267,11 @@ static char *find_helper(struct ocr_error *err)
 	char *slash, *path;
 
 	if (env && env[0]) {
-		if (access(env, X_OK) < 0) {
+		/* Absolute: the helper starts in /. */
+		path = access(env, X_OK) == 0 ? realpath(env, NULL) : NULL;
+		if (path == NULL)
 			ocr_fail_errno(err, "network helper `%s` (from $" NETWORK_HELPER_ENV ")", env);
-			return NULL;
-		}
-		return xstrdup(env);
+		return path;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0) {
