@@ -230,9 +230,12 @@ static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root
 
 static int report(const struct ocr_ctx *ctx, const struct ocr_error *err)
 {
-	char msg[OCR_ERROR_MSG_MAX + 256];
+	char raw[OCR_ERROR_MSG_MAX + 256], msg[4 * (OCR_ERROR_MSG_MAX + 256)];
 
-	ocr_error_format(err, msg, sizeof(msg));
+	/* One line, whatever a message quotes (an id, a path from an image):
+	 * control characters are printed escaped. */
+	ocr_error_format(err, raw, sizeof(raw));
+	str_escape(msg, sizeof(msg), raw);
 	/* With --log the error goes there too: conmon/Podman read it. */
 	if (ctx->log.fd >= 0) {
 		struct ocr_log only_file = ctx->log;
