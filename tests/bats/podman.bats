@@ -297,12 +297,14 @@ _publish_test() {
 }
 
 @test "podman: system reset leaves nothing behind" {
-	_podman run -d --name "$NAME" localhost/bb sleep 1000 >/dev/null
+	# a marker no other test (or concurrent run) uses
+	local marker=$((700000 + RANDOM))
+	_podman run -d --name "$NAME" localhost/bb sleep "$marker" >/dev/null
 	run _podman system reset --force
 	assert_success
 	run --separate-stderr _podman ps -a -q
 	assert_output ""
-	pgrep -u "$(id -u)" -f 'sleep 1000' && fail "a container process survived podman system reset"
+	pgrep -u "$(id -u)" -f "sleep $marker" && fail "a container process survived podman system reset"
 	# re-import for any test that runs after this one
 	_podman import "$PSTORE/bb.tar" localhost/bb:latest >/dev/null
 }
