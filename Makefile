@@ -177,3 +177,9 @@ ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libarchive)
 .PHONY: check-vm
 check-vm: $(RUNTIME)
 	tests/vm/run-vm.sh $(RUNTIME)
+
+# Rootless network throughput against slirp4netns and pasta (bench/net.sh;
+# iperf3, slirp4netns and passt installed). Not part of check.
+.PHONY: bench-net
+bench-net: $(RUNTIME) $(NET_HELPER)
+	OCIRT=$(abspath $(RUNTIME)) OCIRT_NET_HELPER=$(abspath $(NET_HELPER)) bench/net.sh

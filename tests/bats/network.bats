@@ -359,6 +359,14 @@ wait_size() {
 	assert_output --partial "status=1"
 }
 
+@test "network: ICMP echo to the gateway, IPv4 and IPv6 (raw sockets with CAP_NET_RAW)" {
+	update_config '.process.capabilities |= with_entries(.value += ["CAP_NET_RAW"])'
+	net_run --network slirp -- sh -c 'ping -c 1 -W 3 10.0.2.2 && ping6 -c 1 -W 3 fd00::2'
+	assert_success
+	assert_output --partial "1 packets received"
+	[ "$(grep -c '1 packets received' <<<"$output")" -eq 2 ] || fail "not both pings were answered"
+}
+
 @test "network: /etc/resolv.conf is the bundle's; the helper does not write it" {
 	echo "nameserver 10.0.2.3  # from the bundle" >"$BUNDLE/rootfs/etc/resolv.conf"
 	net_run --network slirp -- cat /etc/resolv.conf
