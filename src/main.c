@@ -20,7 +20,12 @@ static const struct cmd commands[] = {
 	 "      --console-socket SOCK send the pty master to this unix socket (process.terminal)\n"
 	 "      --no-pivot            move the rootfs to / and chroot instead of pivot_root\n"
 	 "      --no-new-keyring      accepted for compatibility (no session keyring is made)\n"
-	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"},
+	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"
+	 "      --network slirp|none  slirp: a tap with NAT to the host's network (ocirt-rootless-net);\n"
+	 "                            none: what config.json says (default)\n"
+	 "  -p, --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp]  forward a host port (repeatable)\n"
+	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
+	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"},
 	{"start", cmd_start, "start ID", "run the user process of a created container", ""},
 	{"run", cmd_run, "run [OPTIONS] ID", "create and start a container; wait for it unless -d",
 	 "  -b, --bundle DIR          bundle with config.json (default: .)\n"
@@ -29,7 +34,12 @@ static const struct cmd commands[] = {
 	 "      --console-socket SOCK send the pty master to this unix socket\n"
 	 "      --no-pivot            move the rootfs to / and chroot instead of pivot_root\n"
 	 "      --no-new-keyring      accepted for compatibility\n"
-	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"},
+	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"
+	 "      --network slirp|none  slirp: a tap with NAT to the host's network (ocirt-rootless-net);\n"
+	 "                            none: what config.json says (default)\n"
+	 "  -p, --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp]  forward a host port (repeatable)\n"
+	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
+	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"},
 	{"state", cmd_state, "state ID", "print the state of a container as JSON", ""},
 	{"list", cmd_list, "list [-f table|json] [-q]", "list containers",
 	 "  -f, --format FMT   table (default) or json\n"
