@@ -687,11 +687,15 @@ static int fs_target(const struct ocr_cgroup *cg, const char *mnt, const char *b
 	} else {
 		rel = xstrdup(p);
 	}
-	for (const char *s = rel; (s = strstr(s, "..")) != NULL; s += 2)
-		if ((s == rel || s[-1] == '/') && (s[2] == '/' || s[2] == '\0'))
-			return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` must not contain `..`", p);
 	while (strlen(rel) > 1 && rel[strlen(rel) - 1] == '/')
 		rel[strlen(rel) - 1] = '\0';
+	/* Every component a plain name: no "..", no ".", no empty one. */
+	for (const char *c = rel + (rel[0] == '/'); *c;) {
+		size_t n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` must not contain `..`, `.` or `//`", p);
+		c += n + (c[n] == '/');
+	}
 	if (rel[0] == '/')
 		*ret = strcmp(rel, "/") == 0 ? xstrdup(mnt) : xasprintf("%s%s", mnt, rel);
 	else

@@ -247,8 +247,10 @@ static void record(json_t *state_extra, const struct ocr_cgroup *cg)
 	json_object_set_new(state_extra, "cgroup", o);
 }
 
-/* The managers to try, in order; REASON says why there are none. */
-static size_t candidates(const struct ocr_ctx *ctx, const struct host_cgroups *h,
+/* The managers to try, in order; REASON says why there are none. A
+ * cgroupsPath that is a path (not slice:prefix:name) means cgroupfs, as it
+ * does for runc without --systemd-cgroup. */
+static size_t candidates(const struct ocr_ctx *ctx, const struct host_cgroups *h, const char *cgroups_path,
 			 const struct cgroup_backend **c, char *reason, size_t len)
 {
 	cleanup_free char *base = NULL;
@@ -272,7 +274,8 @@ static size_t candidates(const struct ocr_ctx *ctx, const struct host_cgroups *h
 			snprintf(reason, len, "no cgroup v2 is mounted");
 			break;
 		}
-		if (systemd_bus_present(ctx))
+		if ((cgroups_path == NULL || cgroups_path[0] == '\0' || strchr(cgroups_path, ':')) &&
+		    systemd_bus_present(ctx))
 			c[n++] = &cgroup_systemd_backend;
 		if (cgroup_fs_own_writable(&base))
 			c[n++] = &cgroup_fs_backend;
@@ -341,7 +344,7 @@ int cgroup_create(const struct ocr_ctx *ctx, const char *id, const struct spec *
 		return -1;
 	if (cgroup_fs_mount(&h.mount, &h.unified, &ignored) < 0)
 		h.mount = NULL;
-	n = candidates(ctx, &h, c, reason, sizeof(reason));
+	n = candidates(ctx, &h, spec->linux_ ? spec->linux_->cgroups_path : NULL, c, reason, sizeof(reason));
 	rc = try_create(ctx, id, spec, pid, &plan, c, n, reason, sizeof(reason), &cg, err);
 	if (rc == -2)
 		goto fail;
