@@ -218,6 +218,17 @@ wait_until() {
 	assert_runtime_error 'linux.cgroupsPath' 'slice:prefix:name'
 }
 
+@test "vm: a cgroupsPath that is a path makes auto pick cgroupfs, as runc without --systemd-cgroup" {
+	update_config '.linux.cgroupsPath = $p' --arg p "box/$CID"
+	start_detached sleep 1000
+	[ "$(record manager)" = cgroupfs ] || fail "manager $(record manager)"
+	local cg
+	cg=$(cg_dir "$CPID")
+	[[ "$cg" == */box/$CID ]] || fail "cgroup $cg"
+	runtime delete --force "$CID"
+	[ ! -d "$cg" ] || fail "cgroup $cg left"
+}
+
 @test "vm: cgroupfs inside systemd-run --user --scope -p Delegate=yes, with limits" {
 	with_limits
 	set_args sleep 1000
@@ -266,4 +277,37 @@ wait_until() {
 		run --bundle "$BUNDLE" c2 </dev/null
 	assert_failure
 	grep -q 'strict mode' <<<"$stderr" || fail "strict mode did not fail: $stderr"
+}
+
+# Podman with our runtime and a private store (vfs), systemd cgroup manager:
+# conmon runs `--systemd-cgroup create`, then pause, resume, update
+# --resources FILE, delete, from inside Podman's user namespace.
+_podman() {
+	TMPDIR=$PSTORE/tmp timeout --kill-after=5 120 podman --root "$PSTORE/root" --runroot "$PSTORE/run" \
+		--storage-driver vfs --cgroup-manager systemd --events-backend file --runtime "$OCIRT" "$@"
+}
+
+@test "vm: podman --cgroup-manager systemd: limits, pause/unpause and update go through the runtime" {
+	command -v podman >/dev/null || skip "podman is not installed in the image"
+	PSTORE=$(mktemp -d /tmp/ocpod.XXXXXX)
+	mkdir -p "$PSTORE/root" "$PSTORE/run" "$PSTORE/tmp"
+	tar -C "$(fixture_dir)/rootfs" -cf "$PSTORE/bb.tar" .
+	_podman import "$PSTORE/bb.tar" localhost/bb:latest >/dev/null
+	run _podman run -d --name pc --memory 64m --pids-limit 50 localhost/bb sleep 1000
+	assert_success
+	run _podman exec pc cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max
+	assert_success
+	assert_line 67108864
+	assert_line 50
+	_podman pause pc
+	[ "$(_podman inspect -f '{{.State.Status}}' pc)" = paused ] || fail "podman does not see it paused"
+	_podman unpause pc
+	[ "$(_podman inspect -f '{{.State.Status}}' pc)" = running ] || fail "not running after unpause"
+	_podman update --memory 128m pc
+	run _podman exec pc cat /sys/fs/cgroup/memory.max
+	assert_success
+	assert_output 134217728
+	_podman rm -f pc >/dev/null
+	_podman system reset --force >/dev/null 2>&1 || true
+	rm -rf "$PSTORE" 2>/dev/null || podman unshare rm -rf "$PSTORE" 2>/dev/null || true
 }
