@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# Crash consistency: the runtime killed with SIGKILL at a stage of create,
+# start, run or delete (a hook that blocks picks the moment). Afterwards
+# `list` answers at once and reports the container honestly, and
+# `delete --force` removes everything: the container's processes (found by
+# a marker in their command line), the runtime's, the state directory.
+
+load helpers
+load hostile-helpers
+
+# start_bg ARGS...: the runtime in the background, not under `timeout`
+# (the test SIGKILLs it), stdio to files; its pid in RT_PID.
+start_bg() {
+	"$OCIRT" --root "$ROOT" "$@" </dev/null >"$BATS_TEST_TMPDIR/bg.out" 2>"$BATS_TEST_TMPDIR/bg.err" &
+	RT_PID=$!
+}
+
+# kill_bg: SIGKILL the background runtime and reap it.
+kill_bg() {
+	kill -KILL "$RT_PID" 2>/dev/null || fail "runtime $RT_PID was already gone: $(cat "$BATS_TEST_TMPDIR/bg.err")"
+	wait "$RT_PID" 2>/dev/null || true
+}
+
+# blocking_hook NAME [DIR]: a hook script that records its pid and
+# NAME.ready in DIR (default: the test dir) and sleeps with MARKER in its
+# command line; prints its path. With DIR given, the script goes into the
+# rootfs (/bin/NAME) for hooks that run after pivot_root, and DIR is a
+# path in the container.
+blocking_hook() {
+	local name=$1 dir=${2:-$BATS_TEST_TMPDIR}
+	local code="echo \$\$ >$dir/$name.pid; echo ready >$dir/$name.ready
+exec /bin/sh -c 'sleep 1000; :' $MARKER-hook-$name"
+	if [ $# -ge 2 ]; then
+		printf '#!/bin/sh\n%s\n' "$code" >"$BUNDLE/rootfs/bin/$name"
+		chmod 0755 "$BUNDLE/rootfs/bin/$name"
+		echo "/bin/$name"
+	else
+		write_hook "$name" "$code"
+	fi
+}
+
+# kill_host_hook NAME: a hook that ran on the host is not killed with the
+# runtime (hooks.c gives hooks no parent-death signal): end it and its
+# children here, by pid.
+kill_host_hook() {
+	local pid
+	pid=$(cat "$BATS_TEST_TMPDIR/$1.pid" 2>/dev/null) || return 0
+	# shellcheck disable=SC2046 # one pid per word
+	kill -KILL $(descendants "$pid") "$pid" 2>/dev/null || true
+}
+
+# assert_listed ID STATUS-REGEX: `list` (bounded) shows ID with a status
+# matching STATUS-REGEX; `state` answers the same.
+assert_listed() {
+	local id=$1 want=$2 st
+	run --separate-stderr runtime list -f json
+	[ "$status" -eq 0 ] || fail "list failed ($status): $stderr"
+	st=$(jq -r --arg id "$id" '.[] | select(.id == $id) | .status' <<<"$output")
+	[ -n "$st" ] || fail "list does not show $id: $output"
+	[[ "$st" =~ ^($want)$ ]] || fail "list says $id is '$st', wanted $want"
+	run --separate-stderr runtime state "$id"
+	[ "$status" -eq 0 ] || fail "state failed ($status): $stderr"
+	[ "$(jq -r .status <<<"$output")" = "$st" ] || fail "state and list disagree: $output"
+}
+
+# delete_and_check ID: delete --force succeeds and nothing is left.
+delete_and_check() {
+	run --separate-stderr runtime delete --force "$1"
+	[ "$status" -eq 0 ] || fail "delete --force failed ($status): $stderr"
+	assert_nothing_left
+}
+
+@test "crash: create killed while a createRuntime hook runs" {
+	marker_args
+	add_hook createRuntime "$(blocking_hook rt)"
+	start_bg create --bundle "$BUNDLE" "$CID"
+	wait_for_file "$BATS_TEST_TMPDIR/rt.ready"
+	kill_bg
+	kill_host_hook rt
+	# the init dies with the runtime (parent-death signal during create)
+	wait_no_pids "$MARKER" 5 || fail "container process survived: $(describe_pids "$MARKER")"
+	assert_listed "$CID" 'creating|stopped'
+	delete_and_check "$CID"
+}
+
+@test "crash: create killed while a prestart hook runs" {
+	marker_args
+	add_hook prestart "$(blocking_hook pre)"
+	start_bg create --bundle "$BUNDLE" "$CID"
+	wait_for_file "$BATS_TEST_TMPDIR/pre.ready"
+	kill_bg
+	kill_host_hook pre
+	assert_listed "$CID" 'creating|stopped'
+	delete_and_check "$CID"
+}
+
+@test "crash: create killed while a createContainer hook runs" {
+	marker_args
+	add_hook createContainer "$(blocking_hook cc)"
+	start_bg create --bundle "$BUNDLE" "$CID"
+	wait_for_file "$BATS_TEST_TMPDIR/cc.ready"
+	kill_bg
+	# the hook ran in the container's pid namespace: gone with its init
+	wait_no_pids "$MARKER-hook-cc" 5 || fail "createContainer hook survived: $(describe_pids "$MARKER")"
+	assert_listed "$CID" 'creating|stopped'
+	delete_and_check "$CID"
+}
+
+@test "crash: start killed while a startContainer hook runs" {
+	marker_args
+	add_hook startContainer "$(blocking_hook sc /tmp)"
+	runtime create --bundle "$BUNDLE" "$CID" </dev/null >/dev/null 2>&1 || fail "create failed"
+	start_bg start "$CID"
+	wait_for_file "$BUNDLE/rootfs/tmp/sc.ready"
+	kill_bg
+	# the init did get START: it is past created, whatever the record says
+	assert_listed "$CID" 'created|running'
+	delete_and_check "$CID"
+}
+
+@test "crash: a foreground run killed while the container runs" {
+	marker_args
+	start_bg run --bundle "$BUNDLE" "$CID"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -n "$(pids_matching "$MARKER")" ] && break
+		sleep 0.05
+	done
+	[ -n "$(pids_matching "$MARKER")" ] || fail "container did not start: $(cat "$BATS_TEST_TMPDIR/bg.err")"
+	kill_bg
+	assert_listed "$CID" 'running'
+	delete_and_check "$CID"
+}
+
+@test "crash: delete killed while a poststop hook runs, delete --force finishes it" {
+	# blocks the first time only, so the second delete can finish
+	local hook
+	hook=$(write_hook ps "if [ ! -e $BATS_TEST_TMPDIR/ps.once ]; then
+	touch $BATS_TEST_TMPDIR/ps.once; echo \$\$ >$BATS_TEST_TMPDIR/ps.pid
+	echo ready >$BATS_TEST_TMPDIR/ps.ready; exec sleep 1000; fi")
+	add_hook poststop "$hook"
+	set_args true
+	runtime create --bundle "$BUNDLE" "$CID" </dev/null >/dev/null 2>&1 || fail "create failed"
+	runtime start "$CID" || fail "start failed"
+	wait_for_status "$CID" stopped
+	start_bg delete "$CID"
+	wait_for_file "$BATS_TEST_TMPDIR/ps.ready"
+	kill_bg
+	kill_host_hook ps
+	assert_listed "$CID" 'stopped'
+	delete_and_check "$CID"
+}
+
+@test "crash: create killed at random moments leaves nothing delete --force cannot clean" {
+	marker_args
+	local round delay left
+	for round in $(seq 1 25); do
+		delay=$(printf '0.%03d' $(((round * 7) % 60)))
+		start_bg create --bundle "$BUNDLE" "$CID"
+		sleep "$delay"
+		kill -KILL "$RT_PID" 2>/dev/null || true
+		wait "$RT_PID" 2>/dev/null || true
+		# list answers (bounded by runtime's timeout) whatever the stage
+		run --separate-stderr runtime list -f json
+		[ "$status" -eq 0 ] || fail "round $round (${delay}s): list failed: $stderr"
+		run --separate-stderr runtime delete --force "$CID"
+		[ "$status" -eq 0 ] || fail "round $round (${delay}s): delete --force failed: $stderr"
+		left=$(ls -A "$ROOT")
+		[ -z "$left" ] || fail "round $round (${delay}s): state root holds: $left"
+		wait_no_pids "$MARKER" 5 || fail "round $round: container processes left: $(describe_pids "$MARKER")"
+		wait_no_pids "$(runtime_pattern)" 5 ||
+			fail "round $round: runtime processes left: $(describe_pids "$(runtime_pattern)")"
+	done
+	assert_nothing_left
+}
+
+@test "crash: an incomplete state directory (creator killed before state.json) is listed and deleted" {
+	# what a create killed before it wrote state.json leaves: the directory
+	mkdir -m 0700 "$ROOT/$CID"
+	run --separate-stderr runtime state "$CID"
+	assert_runtime_error "$CID" 'incomplete' 'delete --force'
+	run --separate-stderr runtime list
+	[ "$status" -eq 0 ] || fail "list failed: $stderr"
+	delete_and_check "$CID"
+}
