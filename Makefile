@@ -178,6 +178,14 @@ ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libarchive)
 check-vm: $(RUNTIME)
 	tests/vm/run-vm.sh $(RUNTIME)
 
+# recvtty (tests/tools/recvtty.c): the receiving end of --console-socket and
+# of a seccomp listenerPath for the bats tests; run-tests.sh copies it next
+# to the runtime and exports OCIRT_RECVTTY.
+check: $(BUILD)/recvtty
+$(BUILD)/recvtty: tests/tools/recvtty.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 # Rootless network throughput against slirp4netns and pasta (bench/net.sh;
 # iperf3, slirp4netns and passt installed). Not part of check.
 .PHONY: bench-net
