@@ -27,7 +27,7 @@
 #   OCIRT_NET_MTUS      MTUs to measure (default "1500 65520")
 #   OCIRT_NET_CONNS     connections per connect measurement (default 200)
 #   OCIRT_NET_BACKENDS  default "ours slirp4netns pasta"
-#   OCIRT_NET_REPEAT    iperf3 runs per figure, the median is kept (default 3)
+#   OCIRT_NET_REPEAT    rounds (backends take turns in each); medians (default 3)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -191,9 +191,18 @@ iperf_up() {
 	local sp=$!
 	wait_listen "$port" || { kill "$sp"; return 1; }
 	r=$(timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" \
-		iperf3 -c "$GW" -p "$port" -t "$SECS" -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e9' 2>/dev/null)
+		iperf3 -c "$GW" -p "$port" -t "$SECS" -J 2>&1 | gbits up)
 	wait "$sp" 2>/dev/null
-	[ -n "$r" ] && [ "$r" != null ] && printf '%.2f\n' "$r"
+	[ -n "$r" ] && printf '%.2f\n' "$r"
+}
+
+# gbits WHAT: iperf3 -J on stdin -> Gbit/s received; the error on stderr.
+gbits() {
+	local j
+	j=$(cat)
+	jq -e '.end.sum_received.bits_per_second / 1e9' <<<"$j" 2>/dev/null && return 0
+	note "$1: iperf3: $(jq -r '.error // empty' <<<"$j" 2>/dev/null || head -c 200 <<<"$j")"
+	return 1
 }
 
 iperf_down() {
@@ -201,10 +210,9 @@ iperf_down() {
 	timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 	local sp=$!
 	wait_listen 5201 "$NSPID" || { kill "$sp"; return 1; }
-	r=$(timeout $((SECS + 10)) iperf3 -c 127.0.0.1 -p "$DPORT" -t "$SECS" -J 2>/dev/null |
-		jq '.end.sum_received.bits_per_second / 1e9' 2>/dev/null)
+	r=$(timeout $((SECS + 10)) iperf3 -c 127.0.0.1 -p "$DPORT" -t "$SECS" -J 2>&1 | gbits down)
 	wait "$sp" 2>/dev/null
-	[ -n "$r" ] && [ "$r" != null ] && printf '%.2f\n' "$r"
+	[ -n "$r" ] && printf '%.2f\n' "$r"
 }
 
 connect_ms() {
@@ -230,19 +238,26 @@ print("%.3f" % ((time.perf_counter() - t) * 1000 / n))' "$CPORT" "$CONNS"
 	wait "$sp" 2>/dev/null
 }
 
+# Backends take turns within each repetition, so that a change of load on
+# the host hits all of them alike; the median of the repetitions is kept.
 declare -A R
 for mtu in $MTUS; do
-	for b in $BACKENDS; do
-		DPORT=$(free_port) && CPORT=$(free_port) && UPORT=$(free_port) || die "no free port"
-		note "$b, MTU $mtu"
-		if ! "start_$b" "$mtu"; then
-			note "$b: not installed, left out"
-			continue
-		fi
-		R[$b,up,$mtu]=$(for ((i = 0; i < REPEAT; i++)); do iperf_up "$UPORT"; done | median)
-		R[$b,down,$mtu]=$(for ((i = 0; i < REPEAT; i++)); do iperf_down; done | median)
-		R[$b,conn,$mtu]=$(connect_ms)
-		"stop_$b"
+	for ((rep = 1; rep <= REPEAT; rep++)); do
+		for b in $BACKENDS; do
+			DPORT=$(free_port) && CPORT=$(free_port) && UPORT=$(free_port) || die "no free port"
+			note "MTU $mtu, round $rep/$REPEAT: $b"
+			if ! "start_$b" "$mtu"; then
+				note "$b: not installed, left out"
+				continue
+			fi
+			R[$b,up,$mtu]+="$(iperf_up "$UPORT") "
+			R[$b,down,$mtu]+="$(iperf_down) "
+			R[$b,conn,$mtu]+="$(connect_ms) "
+			"stop_$b"
+		done
+	done
+	for k in "${!R[@]}"; do
+		[[ $k == *,"$mtu" ]] && R[$k]=$(tr ' ' '\n' <<<"${R[$k]}" | grep . | median)
 	done
 done
 
@@ -256,7 +271,8 @@ ratio() {  # A B [inverse]: A/B (B/A with inverse), 2 decimals
 }
 
 echo
-echo "rootless networking, $(uname -r), $(nproc) CPUs; iperf3 ${SECS}s x $REPEAT (median), $CONNS connections"
+echo "rootless networking, $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
+	"median of $REPEAT rounds: iperf3 ${SECS}s, $CONNS connections"
 printf '%-26s %12s %12s %12s %14s %12s\n' "" ours slirp4netns pasta ours/s4nn ours/pasta
 for mtu in $MTUS; do
 	for m in up down conn; do
