@@ -175,13 +175,13 @@ fail:
 int sandbox_enter(const struct net_config *cfg, struct ocr_error *err)
 {
 	if (cfg->sandbox) {
-		struct ocr_error uerr = {0};
-		if (own_userns(&uerr) < 0) {
+		struct ocr_error serr = {0};
+		/* Without a user namespace of its own (user namespaces off) or
+		 * without /tmp to build on, the rest of the sandbox still holds. */
+		if (own_userns(&serr) < 0 || empty_root(&serr) < 0) {
 			char msg[OCR_ERROR_MSG_MAX + 128];
-			ocr_error_format(&uerr, msg, sizeof(msg));
+			ocr_error_format(&serr, msg, sizeof(msg));
 			net_debug("%s: no empty root, the helper keeps the host's file system view", msg);
-		} else if (empty_root(err) < 0) {
-			return -1;
 		} else {
 			net_debug("sandbox: empty root with /etc and /run read-only");
 		}
