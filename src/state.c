@@ -164,11 +164,30 @@ int state_open_dir(int rootfd, const char *id, struct ocr_error *err)
 	return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
 }
 
+/* JSON strings are UTF-8; a path that is not (Linux allows any bytes)
+ * cannot be recorded, and json_pack would only say it failed. */
+static int check_utf8(const char *what, const char *s, struct ocr_error *err)
+{
+	json_t *j = s != NULL ? json_string(s) : NULL;
+	char shown[512];
+
+	if (s == NULL || j != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	str_escape(shown, sizeof(shown), s);
+	return ocr_fail(err, EINVAL, "%s `%s` is not valid UTF-8, which the state file (JSON) cannot hold",
+			what, shown);
+}
+
 int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err)
 {
 	cleanup_free char *path = xasprintf("/proc/self/fd/%d/" OCR_STATE_FILE, dirfd);
 	cleanup_free char *data = NULL;
 	json_t *o;
+
+	if (check_utf8("bundle path", st->bundle, err) < 0 || check_utf8("rootfs path", st->rootfs, err) < 0)
+		return -1;
 
 	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:b,s:b,s:b,s:o,s:o}",
 		      "id", st->id, "bundle", st->bundle, "rootfs", st->rootfs,

@@ -350,6 +350,14 @@ load hostile-helpers
 	assert_nothing_left
 }
 
+@test "hostile: a bundle path that is not UTF-8 is named" {
+	local b=$BATS_TEST_TMPDIR/$'bad\xffdir'
+	mv "$BUNDLE" "$b"
+	BUNDLE=$b
+	marker_args
+	expect_refused create 'bundle path' 'bad\\xffdir' 'not valid UTF-8'
+}
+
 # ---- hooks ----------------------------------------------------------------------------------
 
 @test "hostile: a hook path that is not absolute" {

@@ -372,6 +372,28 @@ static void test_stale_creating_dirs(void)
 	rmdir(root);
 }
 
+/* A bundle path that is not UTF-8 made create fail with "encode state". */
+static void test_state_write_non_utf8(void)
+{
+	char root[300];
+	struct ocr_error err = { 0 };
+	struct ocr_state st = { 0 };
+	int dfd = scratch_dir("utf8-state", root, sizeof(root));
+
+	st.id = (char *)"c1";
+	st.bundle = (char *)"/tmp/bad\xff" "dir";
+	st.rootfs = (char *)"/tmp/bad\xff" "dir/rootfs";
+	st.created = (char *)"2026-01-01T00:00:00Z";
+	ok(state_write(dfd, &st, &err) < 0 && strstr(err.msg, "`/tmp/bad\\xffdir` is not valid UTF-8") != NULL,
+	   "a non-UTF-8 bundle path is named: %s", err.msg);
+	st.bundle = (char *)"/tmp/b\xc3\xbcndel";
+	st.rootfs = (char *)"/tmp/b\xc3\xbcndel/rootfs";
+	ok(state_write(dfd, &st, &err) == 0, "a UTF-8 one is written: %s", err.msg);
+	unlinkat(dfd, OCR_STATE_FILE, 0);
+	close(dfd);
+	rmdir(root);
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -393,5 +415,6 @@ int main(void)
 	test_container_ids();
 	test_state_dir_lifecycle();
 	test_stale_creating_dirs();
+	test_state_write_non_utf8();
 	return done_testing();
 }
