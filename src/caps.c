@@ -92,11 +92,14 @@ static const char *cap_label(int cap, char *buf, size_t len)
 int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log,
 		       struct ocr_error *err)
 {
+	static const struct spec_caps none;
 	int last = caps_last_cap();
 	uint64_t keep;
 
+	/* Absent process.capabilities: no capabilities at all, as runc and
+	 * crun do; never the full set root holds in the user namespace. */
 	if (caps == NULL)
-		return 0;
+		caps = &none;
 	keep = caps_mask(caps->bounding, caps->n_bounding, last, log);
 	for (int cap = 0; cap <= last; cap++) {
 		char label[64];
@@ -163,12 +166,13 @@ int caps_apply(const struct spec_caps *caps, const struct ocr_log *log,
 	       struct ocr_error *err)
 {
 	int last = caps_last_cap();
+	static const struct spec_caps none;
 	uint64_t eff, perm, inh, amb;
 	cap_t c;
 	int r;
 
 	if (caps == NULL)
-		return 0;
+		caps = &none;
 	eff = caps_mask(caps->effective, caps->n_effective, last, log);
 	perm = caps_mask(caps->permitted, caps->n_permitted, last, log);
 	inh = caps_mask(caps->inheritable, caps->n_inheritable, last, log);

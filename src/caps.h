@@ -11,7 +11,8 @@
 #include "log.h"
 #include "spec.h"
 
-/* CAPS may be NULL (process.capabilities absent): then nothing changes. */
+/* CAPS may be NULL (process.capabilities absent): the process then gets
+ * no capabilities, as with empty lists. */
 int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log,
 		       struct ocr_error *err);
 int caps_keep_on_setuid(const struct spec_caps *caps, struct ocr_error *err);

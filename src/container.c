@@ -36,6 +36,7 @@ struct create_job {
 	int sync_fd, listen_fd, console_fd;
 	int console_peer;  /* our end when we relay the pty ourselves (run -t) */
 	bool foreground;   /* run without -d: we stay and supervise */
+	bool hook_failed;  /* a lifecycle hook failed: poststop runs on abort */
 	int listen_fds;    /* socket activation fds passed on (LISTEN_FDS) */
 	char **env;        /* process.env plus LISTEN_* when passed on */
 	char listen_env[2][32];
@@ -78,11 +79,18 @@ static void reap(pid_t *pid)
 	*pid = 0;
 }
 
+static void run_poststop(const struct ocr_ctx *ctx, const struct spec *spec, const struct ocr_state *st);
+
 static void job_abort(struct create_job *j)
 {
 	struct ocr_error ignored;
 
 	reap(&j->init);
+	/* runtime-spec: after a failing prestart, createRuntime,
+	 * createContainer or startContainer hook the container is destroyed
+	 * and the poststop hooks run. */
+	if (j->hook_failed && j->spec)
+		run_poststop(j->ctx, j->spec, &j->st);
 	reap(&j->stage1);
 	if (j->cg)
 		cgroup_destroy(j->cg, &ignored);
@@ -110,7 +118,13 @@ static void job_listen_fds(struct create_job *j)
 	uint64_t n;
 	size_t k = 0;
 
+	const char *pid = getenv("LISTEN_PID");
+	uint64_t lp;
+
+	/* The fds are ours only when LISTEN_PID names us (sd_listen_fds). */
 	if (s == NULL || parse_u64(s, &n) < 0 || n == 0 || n > 1024)
+		return;
+	if (pid == NULL || parse_u64(pid, &lp) < 0 || (pid_t)lp != getpid())
 		return;
 	j->listen_fds = (int)n;
 	j->env = xcalloc(p->n_env + 3, sizeof(char *));
@@ -298,8 +312,10 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 		case SYNC_HOOKS_REQUEST: {
 			cleanup_free char *json = state_json_of(&j->st, OCR_STATUS_CREATING);
 			if (run_hook_kind(j->spec, j->ctx, SPEC_HOOK_PRESTART, json, err) < 0 ||
-			    run_hook_kind(j->spec, j->ctx, SPEC_HOOK_CREATE_RUNTIME, json, err) < 0)
+			    run_hook_kind(j->spec, j->ctx, SPEC_HOOK_CREATE_RUNTIME, json, err) < 0) {
+				j->hook_failed = true;
 				rc = -1;
+			}
 			else
 				rc = sync_send(j->sync_fd, SYNC_HOOKS_DONE, 0, NULL, err);
 			break;
@@ -308,6 +324,7 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 			sync_msg_clear(&m);
 			return 0;
 		case SYNC_ERROR:
+			j->hook_failed = sync_is_hook_error(&m);
 			rc = sync_error_to(&m, err);
 			break;
 		default:
@@ -398,7 +415,7 @@ int container_create(const struct ocr_ctx *ctx, const struct container_opts *o, 
 
 /* Hand over to the user process: SYNC_START, then EOF (the connection
  * closed on exec) means it runs; SYNC_ERROR carries why it did not. */
-static int send_start(int fd, struct ocr_error *err)
+static int send_start(int fd, bool *ret_hook_failed, struct ocr_error *err)
 {
 	struct sync_msg m;
 	int r;
@@ -410,6 +427,7 @@ static int send_start(int fd, struct ocr_error *err)
 		return -1;
 	if (r == 1)
 		return 0;
+	*ret_hook_failed = sync_is_hook_error(&m);
 	if (m.type == SYNC_ERROR)
 		sync_error_to(&m, err);
 	else
@@ -418,20 +436,27 @@ static int send_start(int fd, struct ocr_error *err)
 	return -1;
 }
 
-static void run_poststart(const struct ocr_ctx *ctx, const struct spec *spec, const struct ocr_state *st)
+/* poststart and poststop failures are warnings (hooks_run logs them). */
+static void run_warn_hooks(const struct ocr_ctx *ctx, const struct spec *spec, enum spec_hook_kind kind,
+			   const struct ocr_state *st, enum ocr_status status)
 {
-	struct ocr_error herr = {0};
+	struct ocr_error ignored = {0};
 	cleanup_free char *json = NULL;
 
-	if (spec->hooks.n_hooks[SPEC_HOOK_POSTSTART] == 0)
+	if (spec->hooks.n_hooks[kind] == 0)
 		return;
-	json = state_json_of(st, OCR_STATUS_RUNNING);
-	/* runtime-spec: a failing poststart hook is only a warning. */
-	if (run_hook_kind(spec, ctx, SPEC_HOOK_POSTSTART, json, &herr) < 0) {
-		char msg[OCR_ERROR_MSG_MAX + 256];
-		ocr_error_format(&herr, msg, sizeof(msg));
-		ocr_warn(&ctx->log, "%s", msg);
-	}
+	json = state_json_of(st, status);
+	run_hook_kind(spec, ctx, kind, json, &ignored);
+}
+
+static void run_poststart(const struct ocr_ctx *ctx, const struct spec *spec, const struct ocr_state *st)
+{
+	run_warn_hooks(ctx, spec, SPEC_HOOK_POSTSTART, st, OCR_STATUS_RUNNING);
+}
+
+static void run_poststop(const struct ocr_ctx *ctx, const struct spec *spec, const struct ocr_state *st)
+{
+	run_warn_hooks(ctx, spec, SPEC_HOOK_POSTSTOP, st, OCR_STATUS_STOPPED);
 }
 
 static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st,
@@ -454,9 +479,12 @@ int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int
 		rc = terminal_recv_fd(j.console_peer, &master, err);
 		close(j.console_fd);
 		j.console_fd = -1;
+		/* before the process runs, so it never sees a 0x0 terminal */
+		if (rc == 0 && !j.spec->process->has_console_size)
+			terminal_copy_winsize(STDIN_FILENO, master);
 	}
 	if (rc == 0)
-		rc = send_start(j.sync_fd, err);
+		rc = send_start(j.sync_fd, &j.hook_failed, err);
 	if (rc == 0) {
 		j.st.started = true;
 		rc = state_write(j.dirfd, &j.st, err);
@@ -536,8 +564,22 @@ static struct spec *load_saved_config(int dirfd, struct ocr_error *err)
 	return spec;
 }
 
+static int wait_gone(const struct ocr_state *st, int timeout_ms, struct ocr_error *err);
+
+/* A startContainer hook failed: the container is stopped and deleted
+ * (poststop hooks included), as the runtime-spec's lifecycle says. */
+static void destroy_after_hook(const struct ocr_ctx *ctx, struct opened *op, const char *id)
+{
+	struct ocr_error ignored = {0};
+
+	kill(op->st.pid, SIGKILL);
+	wait_gone(&op->st, 5000, &ignored);
+	delete_stopped(ctx, op->rootfd, op->dirfd, &op->st, id, &ignored);
+}
+
 int container_start(const struct ocr_ctx *ctx, const char *id, struct ocr_error *err)
 {
+	bool hook_failed = false;
 	struct opened op;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	cleanup_close int fd = -1;
@@ -555,8 +597,11 @@ int container_start(const struct ocr_ctx *ctx, const char *id, struct ocr_error 
 		ocr_fail_errno(err, "connect to the container's init");
 		goto out;
 	}
-	if (send_start(fd, err) < 0)
+	if (send_start(fd, &hook_failed, err) < 0) {
+		if (hook_failed)
+			destroy_after_hook(ctx, &op, id);
 		goto out;
+	}
 	unlinkat(op.dirfd, OCR_START_SOCKET, 0);
 	op.st.started = true;
 	if (state_write(op.dirfd, &op.st, err) < 0)
@@ -766,15 +811,9 @@ static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, cons
 		return -1;
 	if (st->has_poststop) {
 		struct spec *spec = load_saved_config(dirfd, err);
-		struct ocr_error herr = {0};
-		cleanup_free char *json = state_json_of(st, OCR_STATUS_STOPPED);
 		if (spec == NULL)
 			return -1;
-		if (run_hook_kind(spec, ctx, SPEC_HOOK_POSTSTOP, json, &herr) < 0) {
-			char msg[OCR_ERROR_MSG_MAX + 256];
-			ocr_error_format(&herr, msg, sizeof(msg));
-			ocr_warn(&ctx->log, "%s", msg);
-		}
+		run_poststop(ctx, spec, st);
 		spec_free(spec);
 	}
 	return state_remove_dir(rootfd, id, err);

@@ -39,6 +39,7 @@ struct exec_job {
 	struct spec_caps caps;        /* proc.caps with --cap added */
 	void *proc_arena;             /* when from --process */
 	json_t *extra;                /* state's "extra": the cgroup record */
+	char *state_json;             /* the container's state (runtime-spec) */
 	char **env, **caps_b, **caps_e, **caps_p, **caps_a;
 	uint32_t *gids;
 	int sync_fd, console_fd, console_peer;
@@ -50,6 +51,7 @@ static void exec_job_free(struct exec_job *j)
 	if (j->spec)
 		spec_free(j->spec);
 	json_decref(j->extra);
+	free(j->state_json);
 	if (j->proc_arena)
 		spec_arena_free(j->proc_arena);
 	free(j->env);
@@ -157,6 +159,14 @@ static int build_process(struct exec_job *j, const struct exec_opts *o, struct o
 	}
 	if (o->no_new_privs)
 		p->no_new_privileges = true;
+	if (o->apparmor)
+		p->apparmor_profile = (char *)o->apparmor;
+	if (o->process_label)
+		p->selinux_label = (char *)o->process_label;
+	for (char **c = o->caps; c && *c; c++)
+		if (!spec_cap_name_valid(*c))
+			return ocr_fail(err, EINVAL, "--cap `%s`: not a capability name (CAP_ followed by "
+						     "upper-case letters, digits or _)", *c);
 	if (o->caps && o->caps[0] && p->caps) {
 		struct spec_caps *c = &j->caps;
 		*c = *p->caps;
@@ -207,16 +217,28 @@ struct exec_child {
 	pid_t target;
 	dev_t self_dev;  /* noted before joining the container's mounts */
 	ino_t self_ino;
+	const char *state_json;    /* the container's state, for a seccomp listener */
+	struct ocr_seccomp *seccomp;  /* compiled and connected by the stage */
+	int pid_fd;                /* the stage writes our host pid here */
 };
 
 __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 {
 	struct ocr_error err = {0};
 	struct process_plan pp = {.p = c->proc, .log = &c->ctx->log, .preserve_fds = c->o->preserve_fds,
-				  .self_dev = c->self_dev, .self_ino = c->self_ino};
+				  .self_dev = c->self_dev, .self_ino = c->self_ino, .cwd_fd = -1,
+				  .seccomp = c->seccomp};
+	int32_t host_pid = 0;
 	int master = -1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read_all(c->pid_fd, &host_pid, sizeof(host_pid)) != (ssize_t)sizeof(host_pid)) {
+		ocr_fail(&err, EPIPE, "exec: no pid from the joining process");
+		goto fail;
+	}
+	close(c->pid_fd);
+	if (pp.seccomp)
+		ocr_seccomp_set_pid(pp.seccomp, host_pid);
 	/* setgroups is "deny" in a single-id namespace: read, not guessed */
 	{
 		char buf[16] = "";
@@ -226,13 +248,9 @@ __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 	}
 	if (process_prepare(&pp, &err) < 0)
 		goto fail;
-	if (c->spec->linux_ && c->spec->linux_->seccomp &&
-	    ocr_seccomp_prepare(c->spec->linux_->seccomp, &c->ctx->log, &pp.seccomp, &err) < 0) {
-		ocr_wrap(&err, "linux.seccomp");
-		goto fail;
-	}
 	if (c->proc->terminal) {
-		if (terminal_setup(c->proc, &master, &err) < 0 || terminal_send_fd(c->console_fd, master, &err) < 0)
+		if (terminal_setup(c->proc, false, &master, &err) < 0 ||
+		    terminal_send_fd(c->console_fd, master, &err) < 0)
 			goto fail;
 		close(master);
 		close(c->console_fd);
@@ -240,7 +258,7 @@ __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 	if (process_apply_limits(c->proc, &err) < 0)
 		goto fail;
 	prctl(PR_SET_PDEATHSIG, 0);
-	process_exec(&pp, "{}", &err);
+	process_exec(&pp, c->state_json ? c->state_json : "{}", &err);
 fail:
 	sync_send_error(c->sync_fd, &err);
 	_exit(1);
@@ -249,12 +267,24 @@ fail:
 /* The first child joins the namespaces; joining a pid namespace only
  * applies to children, so it clones the process that execs (as our child,
  * CLONE_PARENT, so we can wait for it). */
-__attribute__((noreturn)) static void exec_stage(const struct exec_child *c)
+__attribute__((noreturn)) static void exec_stage(struct exec_child *c)
 {
 	struct ocr_error err = {0};
 	sigset_t none;
+	int pfd[2];
 	pid_t pid;
 
+	/* Before turning non-dumpable (our /proc files then belong to root)
+	 * and while host paths still mean the host: oom_score_adj, the
+	 * seccomp filter and its listener connection. */
+	if (process_apply_oom(c->proc, &err) < 0)
+		goto fail;
+	if (c->spec->linux_ && c->spec->linux_->seccomp &&
+	    (ocr_seccomp_prepare(c->spec->linux_->seccomp, &c->ctx->log, &c->seccomp, &err) < 0 ||
+	     ocr_seccomp_connect(c->seccomp, &err) < 0)) {
+		ocr_wrap(&err, "linux.seccomp");
+		goto fail;
+	}
 	/* Non-dumpable: nothing in the container may open our /proc/PID/exe
 	 * (CVE-2019-5736) or our fds while we are inside its namespaces. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -271,13 +301,26 @@ __attribute__((noreturn)) static void exec_stage(const struct exec_child *c)
 	}
 	if (join_container(c->target, &err) < 0)
 		goto fail;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		ocr_fail_errno(&err, "pipe");
+		goto fail;
+	}
 	pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		ocr_fail_errno(&err, "clone");
 		goto fail;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(pfd[1]);
+		c->pid_fd = pfd[0];
 		exec_final(c);
+	}
+	close(pfd[0]);
+	{
+		int32_t p32 = pid;
+		(void)!write(pfd[1], &p32, sizeof(p32));
+		close(pfd[1]);
+	}
 	if (sync_send(c->sync_fd, SYNC_PID, pid, NULL, &err) < 0)
 		_exit(1);
 	_exit(0);
@@ -307,8 +350,13 @@ static int open_target(const struct ocr_ctx *ctx, const char *id, struct exec_jo
 	status = state_status(&st);
 	*ret_pid = st.pid;
 	j->extra = json_incref(st.extra);
+	j->state_json = state_oci_json(&st, status, false);
 	state_clear(&st);
-	if (status != OCR_STATUS_RUNNING && status != OCR_STATUS_CREATED)
+	/* A created container's init is still our binary and non-dumpable:
+	 * nothing may join it before start. */
+	if (status == OCR_STATUS_CREATED)
+		return ocr_fail(err, EINVAL, "container is created but not started: start it first");
+	if (status != OCR_STATUS_RUNNING)
 		return ocr_fail(err, EINVAL, "container is %s", state_status_name(status));
 	if (read_file_at(dirfd, "config.json", SPEC_MAX_FILE_SIZE, &data, &len, err) < 0 ||
 	    spec_parse(data, len, "config.json", &j->spec, err) < 0)
@@ -339,7 +387,7 @@ static int spawn(const struct ocr_ctx *ctx, struct exec_job *j, const struct exe
 		 struct ocr_error *err)
 {
 	struct exec_child c = {.ctx = ctx, .spec = j->spec, .proc = &j->proc, .o = o, .target = target,
-			       .console_fd = j->console_fd};
+			       .console_fd = j->console_fd, .state_json = j->state_json, .pid_fd = -1};
 	struct process_plan self = {0};
 	struct sync_msg m;
 	int sv[2], r;

@@ -245,11 +245,23 @@ int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks,
 	      size_t n, const char *state_json, const struct ocr_log *log,
 	      struct ocr_error *err)
 {
+	/* runtime-spec: a failing poststart or poststop hook is a warning and
+	 * the remaining hooks still run; any other kind stops the lifecycle. */
+	bool warn_only = kind == SPEC_HOOK_POSTSTART || kind == SPEC_HOOK_POSTSTOP;
+
 	for (size_t i = 0; i < n; i++) {
 		ocr_debug(log, "running %s hook %zu `%s`", hooks_kind_name(kind), i, hooks[i].path);
-		if (hook_run_one(&hooks[i], state_json, err) < 0)
-			return ocr_wrap(err, "%s hook %zu `%s`", hooks_kind_name(kind), i,
-					hooks[i].path);
+		if (hook_run_one(&hooks[i], state_json, err) == 0)
+			continue;
+		ocr_wrap(err, "%s hook %zu `%s`", hooks_kind_name(kind), i, hooks[i].path);
+		if (!warn_only)
+			return -1;
+		{
+			char msg[OCR_ERROR_MSG_MAX + 256];
+			ocr_error_format(err, msg, sizeof(msg));
+			ocr_warn(log, "%s", msg);
+			ocr_error_clear(err);
+		}
 	}
 	return 0;
 }

@@ -10,7 +10,9 @@
 
 /* Run HOOKS[0..N) in order; stop at the first failure (non-zero exit,
  * killed, timeout) and return -1 with an error naming the hook kind,
- * index and path ("createRuntime hook 0 `/bin/x`: exited with status 3"). */
+ * index and path ("createRuntime hook 0 `/bin/x`: exited with status 3").
+ * poststart and poststop failures are warnings: the rest still run and
+ * the result is 0, as the runtime-spec says. */
 int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks,
 	      size_t n, const char *state_json, const struct ocr_log *log,
 	      struct ocr_error *err);

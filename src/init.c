@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "hooks.h"
 #include "process.h"
 #include "rootfs.h"
@@ -131,9 +133,38 @@ static bool wants_runtime_hooks(const struct spec *spec)
 	return spec->hooks.n_hooks[SPEC_HOOK_PRESTART] > 0 || spec->hooks.n_hooks[SPEC_HOOK_CREATE_RUNTIME] > 0;
 }
 
+/* The state a hook running in the container's namespaces gets: the pid as
+ * seen there (runtime-spec), and STATUS when given. */
+static char *container_hook_state(const char *state, const char *status)
+{
+	json_t *o = json_loads(state, 0, NULL);
+	char *s;
+
+	if (o == NULL)
+		return xstrdup(state);
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	if (status)
+		json_object_set_new(o, "status", json_string(status));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s ? s : xstrdup(state);
+}
+
+static int run_container_hooks(const struct init_config *ic, enum spec_hook_kind kind, const char *state,
+			       const char *status, struct ocr_error *err)
+{
+	const struct spec_hooks *h = &ic->spec->hooks;
+	cleanup_free char *json = NULL;
+
+	if (h->n_hooks[kind] == 0)
+		return 0;
+	json = container_hook_state(state, status);
+	return hooks_run(kind, h->hooks[kind], h->n_hooks[kind], json, &ic->ctx->log, err);
+}
+
 /* Everything between the namespaces and READY. */
 static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struct process_plan *pp,
-		      char **ret_state, struct ocr_error *err)
+		      char **ret_state, bool *ret_hook_failed, struct ocr_error *err)
 {
 	const struct spec *spec = ic->spec;
 	struct sync_msg m;
@@ -141,6 +172,13 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 	if (sync_expect(ic->sync_fd, SYNC_STATE, &m, err) < 0)
 		return -1;
 	*ret_state = steal_pointer(&m.payload);
+	/* From here on nothing in the container may open our /proc/PID/exe
+	 * (our binary, while we wait for start) or our fds: non-dumpable
+	 * until execve (CVE-2019-5736). The network helper has joined our
+	 * namespaces by now; oom_score_adj is ours to write only before. */
+	if (process_apply_oom(spec->process, err) < 0)
+		return -1;
+	prctl(PR_SET_DUMPABLE, 0);
 	if (has_new_ns(spec, CLONE_NEWNET) && loopback_up(err) < 0)
 		return -1;
 	if (set_names(spec, err) < 0)
@@ -155,9 +193,10 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 			return -1;
 		sync_msg_clear(&m);
 	}
-	if (hooks_run(SPEC_HOOK_CREATE_CONTAINER, spec->hooks.hooks[SPEC_HOOK_CREATE_CONTAINER],
-		      spec->hooks.n_hooks[SPEC_HOOK_CREATE_CONTAINER], *ret_state, &ic->ctx->log, err) < 0)
+	if (run_container_hooks(ic, SPEC_HOOK_CREATE_CONTAINER, *ret_state, NULL, err) < 0) {
+		*ret_hook_failed = true;
 		return -1;
+	}
 	/* Sysctls before read-only paths (as runc), through /proc/sys as we
 	 * see it now: what a sysctl file refers to is decided by the writer's
 	 * namespaces, which are already the container's. A namespace joined
@@ -166,18 +205,20 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 			  spec_namespace(spec, CLONE_NEWIPC) != NULL, spec_namespace(spec, CLONE_NEWUTS) != NULL,
 			  err) < 0)
 		return -1;
+	/* The listener socket is a host path: connect before pivot_root. */
+	if (spec->linux_ && spec->linux_->seccomp &&
+	    (ocr_seccomp_prepare(spec->linux_->seccomp, &ic->ctx->log, &pp->seccomp, err) < 0 ||
+	     ocr_seccomp_connect(pp->seccomp, err) < 0))
+		return ocr_wrap(err, "linux.seccomp");
 	if (rootfs_protect(rc, err) < 0 || rootfs_pivot(rc, err) < 0)
 		return -1;
 	if (process_prepare(pp, err) < 0)
 		return -1;
-	if (spec->linux_ && spec->linux_->seccomp &&
-	    ocr_seccomp_prepare(spec->linux_->seccomp, &ic->ctx->log, &pp->seccomp, err) < 0)
-		return ocr_wrap(err, "linux.seccomp");
 	if (spec->process->terminal) {
 		int master = -1;
 		if (ic->console_fd < 0)
 			return ocr_fail(err, EINVAL, "process.terminal is true but no --console-socket was given");
-		if (terminal_setup(spec->process, &master, err) < 0)
+		if (terminal_setup(spec->process, true, &master, err) < 0)
 			return -1;
 		if (terminal_send_fd(ic->console_fd, master, err) < 0) {
 			close(master);
@@ -217,14 +258,15 @@ __attribute__((noreturn)) static void init_main(const struct init_config *ic)
 				.no_pivot = ic->no_pivot, .rootfd = -1};
 	struct process_plan pp = {.p = ic->spec->process, .log = &ic->ctx->log,
 				  .setgroups_denied = ic->plan->deny_setgroups,
-				  .preserve_fds = ic->preserve_fds, .create_cwd = true};
+				  .preserve_fds = ic->preserve_fds, .create_cwd = true, .cwd_fd = -1};
 	cleanup_free char *state = NULL;
 	int conn = ic->sync_fd;
+	bool hook_failed = false;
 
 	/* Dies with the runtime until create is done. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	process_note_self(&pp);
-	if (init_build(ic, &rc, &pp, &state, &err) < 0)
+	if (init_build(ic, &rc, &pp, &state, &hook_failed, &err) < 0)
 		goto fail;
 	if (rc.rootfd >= 0)
 		close(rc.rootfd);
@@ -235,14 +277,18 @@ __attribute__((noreturn)) static void init_main(const struct init_config *ic)
 	if (wait_for_start(ic, &conn, &err) < 0)
 		goto fail;
 	prctl(PR_SET_PDEATHSIG, 0);
-	if (hooks_run(SPEC_HOOK_START_CONTAINER, ic->spec->hooks.hooks[SPEC_HOOK_START_CONTAINER],
-		      ic->spec->hooks.n_hooks[SPEC_HOOK_START_CONTAINER], state, &ic->ctx->log, &err) < 0)
+	if (run_container_hooks(ic, SPEC_HOOK_START_CONTAINER, state, "created", &err) < 0) {
+		hook_failed = true;
 		goto fail;
+	}
 	if (process_apply_limits(ic->spec->process, &err) < 0)
 		goto fail;
 	process_exec(&pp, state, &err);
 fail:
-	sync_send_error(conn, &err);
+	if (hook_failed)
+		sync_send_hook_error(conn, &err);
+	else
+		sync_send_error(conn, &err);
 	_exit(1);
 }
 

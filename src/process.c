@@ -1,6 +1,7 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <grp.h>
 #include <sched.h>
 #include <string.h>
@@ -52,6 +53,33 @@ static int check_executable(const struct process_plan *pp, const char *path, str
 	return 0;
 }
 
+/* Resolve process.cwd inside the root we are in, refusing magic links: a
+ * cwd of /proc/self/fd/N would otherwise land on an fd inherited from the
+ * host (CVE-2024-21626). */
+static int open_cwd(const char *cwd, bool create, struct ocr_error *err)
+{
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	if (root < 0)
+		return ocr_fail_errno(err, "open /");
+	fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdir_p(cwd, 0755, err) < 0)
+			return ocr_wrap(err, "process.cwd");
+		fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+	}
+	if (fd < 0 && errno == ENOTDIR)
+		return ocr_fail(err, ENOTDIR, "process.cwd `%s` is not a directory", cwd);
+	if (fd < 0 && errno == ELOOP)
+		return ocr_fail(err, ELOOP, "process.cwd `%s` goes through a magic link or too many symlinks", cwd);
+	if (fd < 0)
+		return ocr_fail_errno(err, "process.cwd `%s`", cwd);
+	return fd;
+}
+
 int process_prepare(struct process_plan *pp, struct ocr_error *err)
 {
 	const struct spec_process *p = pp->p;
@@ -65,13 +93,9 @@ int process_prepare(struct process_plan *pp, struct ocr_error *err)
 		return -1;
 	if (p->cwd == NULL || p->cwd[0] != '/')
 		return ocr_fail(err, EINVAL, "process.cwd `%s` must be an absolute path", p->cwd ? p->cwd : "");
-	/* We are inside the pivoted root: the path cannot leave it. */
-	if (stat(p->cwd, &st) < 0 && errno == ENOENT && pp->create_cwd && mkdir_p(p->cwd, 0755, err) < 0)
-		return ocr_wrap(err, "process.cwd");
-	if (stat(p->cwd, &st) < 0)
-		return ocr_fail_errno(err, "process.cwd `%s`", p->cwd);
-	if (!S_ISDIR(st.st_mode))
-		return ocr_fail(err, ENOTDIR, "process.cwd `%s`", p->cwd);
+	pp->cwd_fd = open_cwd(p->cwd, pp->create_cwd, err);
+	if (pp->cwd_fd < 0)
+		return -1;
 	if (strchr(arg0, '/') != NULL) {
 		if (check_executable(pp, arg0, err) < 0)
 			return ocr_wrap(err, "process.args[0]");
@@ -102,13 +126,6 @@ int process_apply_limits(const struct spec_process *p, struct ocr_error *err)
 					      p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
 					      (unsigned long long)rl.rlim_max);
 	}
-	if (p->oom_score_adj.set) {
-		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%lld", (long long)p->oom_score_adj.v);
-		if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, (size_t)n, err) < 0)
-			return ocr_wrap(err, "process.oomScoreAdj %lld (lowering it needs privileges the caller lacks)",
-					(long long)p->oom_score_adj.v);
-	}
 	if (p->io_priority.set) {
 		long prio = ((long)p->io_priority.klass << 13) | p->io_priority.priority;
 		if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, prio) < 0)
@@ -127,6 +144,20 @@ int process_apply_limits(const struct spec_process *p, struct ocr_error *err)
 			return ocr_fail(err, EINVAL, "process.scheduler.policy: not supported by this runtime");
 		}
 	}
+	return 0;
+}
+
+int process_apply_oom(const struct spec_process *p, struct ocr_error *err)
+{
+	char buf[32];
+	int n;
+
+	if (!p->oom_score_adj.set)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%lld", (long long)p->oom_score_adj.v);
+	if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, (size_t)n, err) < 0)
+		return ocr_wrap(err, "process.oomScoreAdj %lld (lowering it needs privileges the caller lacks)",
+				(long long)p->oom_score_adj.v);
 	return 0;
 }
 
@@ -170,7 +201,7 @@ int process_exec(struct process_plan *pp, const char *state_json, struct ocr_err
 		return -1;
 	if (caps_apply(p->caps, pp->log, err) < 0)
 		return -1;
-	if (chdir(p->cwd) < 0)
+	if (fchdir(pp->cwd_fd) < 0)
 		return ocr_fail_errno(err, "process.cwd `%s`", p->cwd);
 	if (p->user.umask.set)
 		umask((mode_t)p->user.umask.v);
@@ -194,6 +225,9 @@ int process_exec(struct process_plan *pp, const char *state_json, struct ocr_err
 
 void process_plan_clear(struct process_plan *pp)
 {
+	if (pp->cwd_fd >= 0)
+		close(pp->cwd_fd);
+	pp->cwd_fd = -1;
 	free(pp->exec_path);
 	pp->exec_path = NULL;
 	if (pp->seccomp)

@@ -20,6 +20,7 @@ struct process_plan {
 	bool setgroups_denied;     /* single-id user namespace */
 	int preserve_fds;          /* fds 3..3+N-1 stay open */
 	bool create_cwd;           /* make a missing cwd (create does, as runc) */
+	int cwd_fd;                /* process.cwd resolved inside the root, or -1 */
 	dev_t self_dev;            /* the runtime's own binary, never exec'd */
 	ino_t self_ino;            /* inside a container (CVE-2019-5736) */
 };
@@ -30,8 +31,11 @@ void process_note_self(struct process_plan *pp);
 /* Resolve args[0] against the process PATH inside the (pivoted) root and
  * check cwd; errors name what is missing. */
 int process_prepare(struct process_plan *pp, struct ocr_error *err);
-/* rlimits, oom_score_adj, ioPriority, scheduler: while still privileged. */
+/* rlimits, ioPriority, scheduler: while still privileged. */
 int process_apply_limits(const struct spec_process *p, struct ocr_error *err);
+/* oomScoreAdj: before the process turns non-dumpable (its /proc files
+ * then belong to root) and before it enters the container. */
+int process_apply_oom(const struct spec_process *p, struct ocr_error *err);
 /* User switch, capabilities, cwd, umask, no_new_privs, seccomp, execve.
  * Returns only on failure. STATE_JSON is for a seccomp listener. */
 int process_exec(struct process_plan *pp, const char *state_json, struct ocr_error *err);

@@ -26,6 +26,8 @@ struct ocr_seccomp {
 	bool notify;             /* some rule uses SCMP_ACT_NOTIFY */
 	char *listener_path;     /* copies: the spec may be freed before load */
 	char *listener_metadata;
+	int listener_fd;         /* connected early: the path is a host path */
+	pid_t process_pid;       /* host pid of the filtered process, 0: the state's */
 };
 
 static const char *action_name(enum spec_seccomp_action a)
@@ -301,6 +303,8 @@ int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
 {
 	struct ocr_seccomp *s = xcalloc(1, sizeof(*s));
 
+	s->listener_fd = -1;
+
 	/* Messages name the field below linux.seccomp ("syscalls[3]: ...");
 	 * the caller adds "linux.seccomp". */
 	if (seccomp_build(s, seccomp, log, err) < 0) {
@@ -315,12 +319,19 @@ int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
 	return 0;
 }
 
+void ocr_seccomp_set_pid(struct ocr_seccomp *s, pid_t pid)
+{
+	s->process_pid = pid;
+}
+
 void ocr_seccomp_free(struct ocr_seccomp *s)
 {
 	if (s == NULL)
 		return;
 	if (s->ctx)
 		seccomp_release(s->ctx);
+	if (s->listener_fd >= 0)
+		close(s->listener_fd);
 	free(s->listener_path);
 	free(s->listener_metadata);
 	free(s);
@@ -349,7 +360,9 @@ static char *notify_message(const struct ocr_seccomp *s, const char *state_json,
 		return NULL;
 	}
 	pid = json_object_get(state, "pid");
-	if (json_is_integer(pid) && json_integer_value(pid) > 0)
+	if (s->process_pid > 0)
+		pid_value = s->process_pid;
+	else if (json_is_integer(pid) && json_integer_value(pid) > 0)
 		pid_value = json_integer_value(pid);
 	msg = json_object();
 	json_object_set_new(msg, "ociVersion", json_string(OCR_OCI_VERSION));
@@ -425,6 +438,14 @@ static int send_with_fd(int sock, int fd, const char *data, size_t len)
 	return 0;
 }
 
+int ocr_seccomp_connect(struct ocr_seccomp *s, struct ocr_error *err)
+{
+	if (!s->notify || s->listener_fd >= 0)
+		return 0;
+	s->listener_fd = listener_connect(s->listener_path, err);
+	return s->listener_fd < 0 ? -1 : 0;
+}
+
 int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
 		     struct ocr_error *err)
 {
@@ -439,7 +460,7 @@ int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
 		msg = notify_message(s, state_json, err);
 		if (msg == NULL)
 			return -1;
-		sock = listener_connect(s->listener_path, err);
+		sock = s->listener_fd >= 0 ? steal_fd(&s->listener_fd) : listener_connect(s->listener_path, err);
 		if (sock < 0)
 			return -1;
 	}

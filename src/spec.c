@@ -800,15 +800,20 @@ static int check_env(struct pctx *c, const char *s)
 	return 0;
 }
 
+bool spec_cap_name_valid(const char *s)
+{
+	if (!str_has_prefix(s, "CAP_") || s[4] == '\0')
+		return false;
+	for (const char *p = s + 4; *p != '\0'; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || is_digit(*p) || *p == '_'))
+			return false;
+	return true;
+}
+
 static int check_cap(struct pctx *c, const char *s)
 {
-	const char *p;
-
-	if (!str_has_prefix(s, "CAP_") || s[4] == '\0')
+	if (!spec_cap_name_valid(s))
 		return spec_fail(c, "invalid capability name `%.200s`", s);
-	for (p = s + 4; *p != '\0'; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || is_digit(*p) || *p == '_'))
-			return spec_fail(c, "invalid capability name `%.200s`", s);
 	return 0;
 }
 

@@ -292,6 +292,9 @@ const char *spec_annotation(const struct spec *spec, const char *key);
 int spec_namespace_type_from_name(const char *name);
 const char *spec_namespace_type_name(int type);
 int spec_rlimit_from_name(const char *name);
+/* The shape of a capability name: CAP_ + [A-Z0-9_]+ (the kernel decides
+ * which exist). */
+bool spec_cap_name_valid(const char *name);
 
 /* The default config.json `spec` writes; ROOTLESS as `runc spec --rootless`
  * with the caller's uid/gid in the mappings. Returns a malloc'd string. */

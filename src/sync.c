@@ -21,14 +21,33 @@ int sync_send(int fd, int type, pid_t pid, const char *payload, struct ocr_error
 	return 0;
 }
 
-int sync_send_error(int fd, const struct ocr_error *e)
+/* An error record's pid slot carries flags. */
+#define ERR_SHOW_ERRNO 1
+#define ERR_HOOK 2
+
+static int send_error(int fd, const struct ocr_error *e, int flags)
 {
-	/* the pid slot carries show_errno for an error */
-	int32_t hdr[4] = {SYNC_ERROR, e->err, e->show_errno, (int32_t)strlen(e->msg)};
+	int32_t hdr[4] = {SYNC_ERROR, e->err, flags | (e->show_errno ? ERR_SHOW_ERRNO : 0),
+			  (int32_t)strlen(e->msg)};
 	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)e->msg, strlen(e->msg)}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 
 	return TEMP_FAILURE_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 ? -1 : 0;
+}
+
+int sync_send_error(int fd, const struct ocr_error *e)
+{
+	return send_error(fd, e, 0);
+}
+
+int sync_send_hook_error(int fd, const struct ocr_error *e)
+{
+	return send_error(fd, e, ERR_HOOK);
+}
+
+bool sync_is_hook_error(const struct sync_msg *m)
+{
+	return m->type == SYNC_ERROR && (m->pid & ERR_HOOK) != 0;
 }
 
 int sync_recv(int fd, struct sync_msg *m, struct ocr_error *err)
@@ -92,7 +111,7 @@ int sync_expect(int fd, int type, struct sync_msg *m, struct ocr_error *err)
 int sync_error_to(const struct sync_msg *m, struct ocr_error *err)
 {
 	ocr_fail(err, m->err, "%s", m->payload);
-	err->show_errno = m->pid != 0;
+	err->show_errno = (m->pid & ERR_SHOW_ERRNO) != 0;
 	return -1;
 }
 

@@ -4,6 +4,7 @@
 #ifndef OCR_SYNC_H
 #define OCR_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +35,11 @@ struct sync_msg {
 
 int sync_send(int fd, int type, pid_t pid, const char *payload, struct ocr_error *err);
 int sync_send_error(int fd, const struct ocr_error *e);
+/* An error from a lifecycle hook: the runtime must then destroy the
+ * container and run the poststop hooks (runtime-spec lifecycle). */
+int sync_send_hook_error(int fd, const struct ocr_error *e);
+/* Was this SYNC_ERROR sent by sync_send_hook_error()? */
+bool sync_is_hook_error(const struct sync_msg *m);
 /* Receive one message. Returns 0, or 1 on EOF (peer closed), -1 on error. */
 int sync_recv(int fd, struct sync_msg *m, struct ocr_error *err);
 /* Receive a message of TYPE; SYNC_ERROR turns into ERR, EOF into EPIPE. */

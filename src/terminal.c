@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -26,7 +27,30 @@ int terminal_connect(const char *path, struct ocr_error *err)
 	return steal_fd(&fd);
 }
 
-int terminal_setup(const struct spec_process *p, int *ret_master, struct ocr_error *err)
+void terminal_copy_winsize(int from, int to)
+{
+	struct winsize ws;
+
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/* /dev/console is a bind of the pty slave; made inside the pivoted root,
+ * whose /dev is the container's own tmpfs. */
+static int bind_console(const char *slave, struct ocr_error *err)
+{
+	int fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno != EEXIST)
+		return ocr_fail_errno(err, "create /dev/console");
+	if (fd >= 0)
+		close(fd);
+	if (mount(slave, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return ocr_fail_errno(err, "bind `%s` on /dev/console", slave);
+	return 0;
+}
+
+int terminal_setup(const struct spec_process *p, bool console, int *ret_master, struct ocr_error *err)
 {
 	cleanup_close int master = -1;
 	cleanup_close int slave = -1;
@@ -40,6 +64,8 @@ int terminal_setup(const struct spec_process *p, int *ret_master, struct ocr_err
 	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		return ocr_fail_errno(err, "open `%s`", name);
+	if (console && bind_console(name, err) < 0)
+		return -1;
 	if (p->has_console_size) {
 		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
 				     .ws_col = (unsigned short)p->console_width};

@@ -520,8 +520,18 @@ ${want%$'\n'}"
 			i=$((i + 1))
 		done
 	EOF
+	# The runtime may refuse to let anything into a container whose init is
+	# still its own binary (ours does); if it lets the attack in, the
+	# attack must fail.
+	local ex=0
 	timeout 20 "$rt" --root "$ROOT" exec -d "$CID" sh -c 'sh /attack.sh 2>/dev/null; echo >/tmp/ready; echo >/tmp/done' \
-		</dev/null >/dev/null 2>&1 || fail "exec -d failed"
+		</dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/exec.err" || ex=$?
+	if [ "$ex" -ne 0 ]; then
+		grep -q "not started" "$BATS_TEST_TMPDIR/exec.err" || fail "exec -d failed: $(cat "$BATS_TEST_TMPDIR/exec.err")"
+		timeout 20 "$rt" --root "$ROOT" start "$CID" </dev/null >/dev/null 2>&1 || fail "start failed"
+		[ "$(sha256sum <"$rt")" = "$sum" ] || fail "the runtime binary changed"
+		return 0
+	fi
 	wait_for_file "$BUNDLE/rootfs/tmp/ready"
 	timeout 20 "$rt" --root "$ROOT" start "$CID" </dev/null >/dev/null 2>&1 || fail "start failed"
 	wait_for_file "$BUNDLE/rootfs/tmp/done" 10

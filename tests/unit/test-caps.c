@@ -181,14 +181,13 @@ static int child_apply(void)
 static int child_null(void)
 {
 	struct ocr_error err = {0};
-	struct capsets before, after;
+	struct capsets after;
 
-	if (read_capsets(&before) < 0)
-		return 1;
 	if (caps_drop_bounding(NULL, NULL, &err) < 0 || caps_keep_on_setuid(NULL, &err) < 0 ||
 	    caps_apply(NULL, NULL, &err) < 0)
 		return 2;
-	if (read_capsets(&after) < 0 || memcmp(&before, &after, sizeof(before)) != 0)
+	if (read_capsets(&after) < 0 || after.bnd != 0 || after.eff != 0 || after.prm != 0 ||
+	    after.inh != 0 || after.amb != 0)
 		return 3;
 	return prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 0 ? 0 : 4;
 }
@@ -239,7 +238,7 @@ int main(void)
 		for (int i = 0; i < 7; i++)
 			skip("unshare(CLONE_NEWUSER) is not permitted here");
 	} else {
-		ok(in_userns(child_null) == 0, "caps == NULL changes nothing");
+		ok(in_userns(child_null) == 0, "caps == NULL leaves no capability in any set");
 		ok(in_userns(child_bounding) == 0,
 		   "the bounding set keeps exactly the listed known capabilities");
 		ok(log_has("capability CAP_NO_SUCH_CAP is not known to this kernel, skipped") &&

@@ -197,6 +197,26 @@ static void test_failing_hook(void)
 	ok(r < 0 && access(out, F_OK) < 0, "hooks after a failing one do not run");
 }
 
+/* runtime-spec: a failing poststart/poststop hook is a warning and the
+ * next ones still run. */
+static void test_poststop_continues(void)
+{
+	char path[] = "/tmp/test-hooks-cont-XXXXXX";
+	int fd = mkstemp(path);
+	char *fail_args[] = {"sh", "-c", "exit 3", NULL};
+	char *mark_args[] = {"sh", "-c", "echo ran >\"$0\"", path, NULL};
+	struct spec_hook hs[2] = {{.path = "/bin/sh", .args = fail_args}, {.path = "/bin/sh", .args = mark_args}};
+	struct ocr_error err = {0};
+	cleanup_free char *got = NULL;
+
+	if (fd >= 0)
+		close(fd);
+	ok(hooks_run(SPEC_HOOK_POSTSTOP, hs, 2, state_json, NULL, &err) == 0, "a failing poststop hook is not an error");
+	got = slurp(path);
+	ok(got != NULL && strcmp(got, "ran\n") == 0, "the poststop hook after a failing one still runs");
+	unlink(path);
+}
+
 static void test_signal_and_exec_error(void)
 {
 	char *kill_args[] = {"sh", "-c", "kill -KILL $$", NULL};
@@ -204,10 +224,10 @@ static void test_signal_and_exec_error(void)
 	struct spec_hook missing = {.path = "/nonexistent/hook"};
 	struct ocr_error err = {0};
 
-	ok(hooks_run(SPEC_HOOK_POSTSTART, &h, 1, state_json, NULL, &err) < 0 &&
+	ok(hooks_run(SPEC_HOOK_CREATE_RUNTIME, &h, 1, state_json, NULL, &err) < 0 &&
 		   err_contains(&err, "killed by signal SIGKILL"),
 	   "a hook killed by a signal fails naming the signal");
-	ok(hooks_run(SPEC_HOOK_POSTSTART, &missing, 1, state_json, NULL, &err) < 0 &&
+	ok(hooks_run(SPEC_HOOK_CREATE_RUNTIME, &missing, 1, state_json, NULL, &err) < 0 &&
 		   err.err == ENOENT && err_contains(&err, "/nonexistent/hook") &&
 		   err_contains(&err, "execute: No such file or directory"),
 	   "a hook that cannot be executed fails with the exec errno");
@@ -279,7 +299,7 @@ static void test_large_state(void)
 	sleep_args[1] = "5";
 	h_sleep.timeout.v = 1;
 	t0 = now_s();
-	r = hooks_run(SPEC_HOOK_POSTSTOP, &h_sleep, 1, big, NULL, &err);
+	r = hooks_run(SPEC_HOOK_PRESTART, &h_sleep, 1, big, NULL, &err);
 	dt = now_s() - t0;
 	ok(r < 0 && err_contains(&err, "timed out") && dt < 3.0,
 	   "the timeout holds while a 1 MiB state waits unread (%.2f s)", dt);
@@ -352,6 +372,7 @@ int main(int argc, char **argv)
 	test_null_env_and_args();
 	test_failing_hook();
 	test_signal_and_exec_error();
+	test_poststop_continues();
 	test_timeout();
 	test_order();
 	test_large_state();
