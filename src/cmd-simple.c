@@ -8,30 +8,11 @@
 #include "container.h"
 #include "signals.h"
 
-static const struct option help_only[] = {CMD_HELP_OPTION, {NULL, 0, NULL, 0}};
-
-/* Parse "VERB [-h] ID"; returns 1 when help was printed. */
-static int parse_id(const char *verb, int argc, char **argv, const char **id, struct ocr_error *err)
-{
-	int c;
-
-	while ((c = cmd_getopt(argc, argv, "h", help_only, verb, err)) != -1) {
-		if (c == 'h') {
-			cmd_print_help(verb);
-			return 1;
-		}
-		return -1;
-	}
-	if (cmd_positional(argc, argv, 1, false, verb, err) < 0)
-		return -1;
-	*id = argv[optind];
-	return 0;
-}
 
 int cmd_start(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	const char *id;
-	int r = parse_id("start", argc, argv, &id, err);
+	int r = cmd_parse_id("start", argc, argv, &id, err);
 
 	if (r != 0)
 		return r < 0 ? -1 : 0;
@@ -42,7 +23,7 @@ int cmd_state(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	const char *id;
 	char *json = NULL;
-	int r = parse_id("state", argc, argv, &id, err);
+	int r = cmd_parse_id("state", argc, argv, &id, err);
 
 	if (r != 0)
 		return r < 0 ? -1 : 0;

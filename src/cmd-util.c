@@ -45,3 +45,21 @@ int cmd_parse_int(const char *s, const char *flag, int *ret, struct ocr_error *e
 	*ret = (int)v;
 	return 0;
 }
+
+int cmd_parse_id(const char *verb, int argc, char **argv, const char **ret_id, struct ocr_error *err)
+{
+	static const struct option help_only[] = {CMD_HELP_OPTION, {NULL, 0, NULL, 0}};
+	int c;
+
+	while ((c = cmd_getopt(argc, argv, "h", help_only, verb, err)) != -1) {
+		if (c == 'h') {
+			cmd_print_help(verb);
+			return 1;
+		}
+		return -1;
+	}
+	if (cmd_positional(argc, argv, 1, false, verb, err) < 0)
+		return -1;
+	*ret_id = argv[optind];
+	return 0;
+}

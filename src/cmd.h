@@ -26,6 +26,8 @@ int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option
 /* Exactly N positional arguments remain (or at least N with MORE). */
 int cmd_positional(int argc, char **argv, int n, bool more, const char *verb, struct ocr_error *err);
 void cmd_print_help(const char *verb);
+/* "VERB [-h] ID": 0 with *RET_ID set, 1 when help was printed, -1 on error. */
+int cmd_parse_id(const char *verb, int argc, char **argv, const char **ret_id, struct ocr_error *err);
 int cmd_parse_int(const char *s, const char *flag, int *ret, struct ocr_error *err);
 
 #define CMD_HELP_OPTION {"help", no_argument, NULL, 'h'}
