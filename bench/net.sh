@@ -192,9 +192,9 @@ stop_pasta() {
 # ---- measurements (Gbit/s, or ms)
 iperf_up() {
 	local port=$1 r
-	timeout $((SECS + 10)) iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+	timeout $((SECS + 10)) iperf3 -s -1 -B 127.0.0.1 -p "$port" >"$work/iperf-s.log" 2>&1 &
 	local sp=$!
-	wait_listen "$port" || { kill "$sp"; return 1; }
+	wait_listen "$port" || { note "up: iperf3 -s on $port: $(head -c 200 "$work/iperf-s.log")"; kill "$sp"; return 1; }
 	r=$(timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" \
 		iperf3 -c "$GW" -p "$port" -t "$SECS" -J 2>&1 | gbits up)
 	wait "$sp" 2>/dev/null
@@ -212,9 +212,9 @@ gbits() {
 
 iperf_down() {
 	local r
-	timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" iperf3 -s -1 -p 5201 >"$work/iperf-s.log" 2>&1 &
 	local sp=$!
-	wait_listen 5201 "$NSPID" || { kill "$sp"; return 1; }
+	wait_listen 5201 "$NSPID" || { note "down: iperf3 -s: $(head -c 200 "$work/iperf-s.log")"; kill "$sp"; return 1; }
 	r=$(timeout $((SECS + 10)) iperf3 -c 127.0.0.1 -p "$DPORT" -t "$SECS" -J 2>&1 | gbits down)
 	wait "$sp" 2>/dev/null
 	[ -n "$r" ] && printf '%.2f\n' "$r"
