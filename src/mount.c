@@ -188,6 +188,7 @@ static int create_path(int rootfd, const char *path, bool is_dir, struct ocr_err
 		cleanup_close int parent = -1;
 		char *next = strtok_r(NULL, "/", &save);
 		bool last = next == NULL;
+		const char *sep = strcmp(prefix, "/") == 0 ? "" : "/";
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			return ocr_fail(err, EINVAL, "`%s`: `.` and `..` are not allowed in a mount destination", path);
@@ -196,11 +197,11 @@ static int create_path(int rootfd, const char *path, bool is_dir, struct ocr_err
 			return ocr_fail_errno(err, "resolve `%s` in the rootfs", prefix);
 		if (!last || is_dir) {
 			if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
-				return ocr_fail_errno(err, "mkdir `%s%s` in the rootfs", prefix, name);
+				return ocr_fail_errno(err, "mkdir `%s%s%s` in the rootfs", prefix, sep, name);
 		} else {
 			int fd = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 			if (fd < 0 && errno != EEXIST)
-				return ocr_fail_errno(err, "create `%s%s` in the rootfs", prefix, name);
+				return ocr_fail_errno(err, "create `%s%s%s` in the rootfs", prefix, sep, name);
 			if (fd >= 0)
 				close(fd);
 		}

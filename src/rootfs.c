@@ -14,6 +14,24 @@
 #include "mount.h"
 #include "utils.h"
 
+/* A config value (a path, a type, a sysctl key) as it may appear in an
+ * error message: escaped, so that it cannot split the message or reach
+ * the terminal as control sequences. Valid to the end of the full
+ * expression: SHOWN(m->destination) as a printf argument. */
+struct shown {
+	char text[256];
+};
+
+static struct shown shown_of(const char *s)
+{
+	struct shown r;
+
+	str_escape(r.text, sizeof(r.text), s != NULL ? s : "");
+	return r;
+}
+
+#define SHOWN(value) (shown_of(value).text)
+
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
@@ -36,7 +54,7 @@ static int mount_at(int rootfd, const char *dest, const char *src, const char *t
 		return -1;
 	mount_fd_path(fd, target, sizeof(target));
 	if (mount(src, target, type, flags, data) < 0)
-		return ocr_fail_errno(err, "mount `%s`", dest);
+		return ocr_fail_errno(err, "mount `%s`", SHOWN(dest));
 	return 0;
 }
 
@@ -51,7 +69,7 @@ static int setattr_at(int rootfd, const char *dest, const struct mount_opts *mo,
 	if (mo->attr_set & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME | MOUNT_ATTR_RELATIME))
 		attr.attr_clr |= MOUNT_ATTR__ATIME;
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-		return ocr_fail_errno(err, "set recursive attributes on `%s`", dest);
+		return ocr_fail_errno(err, "set recursive attributes on `%s`", SHOWN(dest));
 	return 0;
 }
 
@@ -74,7 +92,7 @@ static int do_bind(struct rootfs_ctx *rc, const struct spec_mount *m, const stru
 	if (m->source == NULL)
 		return ocr_fail(err, EINVAL, "bind mount needs a source");
 	if (access(m->source, F_OK) < 0)
-		return ocr_fail_errno(err, "bind source `%s`", m->source);
+		return ocr_fail_errno(err, "bind source `%s`", SHOWN(m->source));
 	if (mount_at(rc->rootfd, m->destination, m->source, NULL,
 		     MS_BIND | (mo->recursive ? MS_REC : 0), NULL, err) < 0)
 		return -1;
@@ -168,7 +186,7 @@ static int check_proc_destination(const struct rootfs_ctx *rc, int fd, const str
 	mount_fd_path(fd, link, sizeof(link));
 	n = readlink(link, real, sizeof(real) - 1);
 	if (n < 0 || fstatfs(fd, &sf) < 0)
-		return ocr_fail_errno(err, "resolve `%s` in the rootfs", m->destination);
+		return ocr_fail_errno(err, "resolve `%s` in the rootfs", SHOWN(m->destination));
 	real[n] = '\0';
 	if (strncmp(real, rc->rootfs, root_len) == 0 && real[root_len] == '/')
 		rel = real + root_len;
@@ -185,7 +203,7 @@ static int check_proc_destination(const struct rootfs_ctx *rc, int fd, const str
 			if (strcmp(rel, proc_covers_allowed[i]) == 0)
 				return 0;
 		return ocr_fail(err, EPERM, "`%s` is inside /proc: mounting over it is not allowed",
-				rel != NULL ? rel : m->destination);
+				SHOWN(rel != NULL ? rel : m->destination));
 	}
 	return 0;
 }
@@ -207,7 +225,7 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 		if (fd >= 0)
 			close(fd);
 		mount_opts_clear(&mo);
-		return ocr_wrap(err, "mounts: `%s` (type %s)", m->destination, m->type ? m->type : "bind");
+		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination), SHOWN(m->type ? m->type : "bind"));
 	}
 	close(fd);
 	if (bind) {
@@ -236,7 +254,7 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 		rc_ = setattr_at(rc->rootfd, m->destination, &mo, err);
 	mount_opts_clear(&mo);
 	if (rc_ < 0)
-		return ocr_wrap(err, "mounts: `%s` (type %s)", m->destination, m->type ? m->type : "bind");
+		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination), SHOWN(m->type ? m->type : "bind"));
 	return 0;
 }
 
@@ -248,41 +266,69 @@ static const struct {
 	{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
+/* The host's node at PATH, as an O_PATH fd, when it is the very device
+ * asked for: the bind below must not hand the container whatever file the
+ * config names (linux.devices[].path is also the host path). */
+static int open_host_device(const char *path, mode_t kind, char type, unsigned major, unsigned minor,
+			    struct ocr_error *err)
+{
+	cleanup_close int fd = open(path, O_PATH | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "device `%s`: mknod is not permitted here, and there is no host "
+					   "node to bind instead", SHOWN(path));
+	if ((st.st_mode & S_IFMT) != kind || st.st_rdev != makedev(major, minor))
+		return ocr_fail(err, EPERM, "device `%s`: mknod is not permitted here, and the host's node "
+					    "is not the %c %u:%u device to bind instead", SHOWN(path), type,
+				major, minor);
+	return steal_fd(&fd);
+}
+
 /* mknod is refused in a user namespace: bind the host's node instead. */
 static int make_device(struct rootfs_ctx *rc, const char *path, char type, unsigned major,
 		       unsigned minor, mode_t mode, struct ocr_error *err)
 {
 	cleanup_close int fd = -1;
-	char target[64];
+	cleanup_close int host = -1;
+	char target[64], source[64];
 	mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
 	cleanup_close int parent = -1;
 	const char *base = strrchr(path, '/');
 	cleanup_free char *dir = strndup(path, base && base != path ? (size_t)(base - path) : 1);
 
 	if (base == NULL || dir == NULL)
-		return ocr_fail(err, EINVAL, "device path `%s` is not absolute", path);
+		return ocr_fail(err, EINVAL, "device path `%s` is not absolute", SHOWN(path));
 	fd = mount_open_in_root(rc->rootfd, path, false, false, err);
 	if (fd < 0) {
 		ocr_error_clear(err);
 		parent = mount_open_in_root(rc->rootfd, dir, true, true, err);
 		if (parent < 0)
-			return ocr_wrap(err, "device `%s`", path);
+			return ocr_wrap(err, "device `%s`", SHOWN(path));
 		if (mknodat(parent, base + 1, kind | (mode ? mode : 0666), makedev(major, minor)) == 0)
 			return 0;
 		if (type == 'p')
-			return ocr_fail_errno(err, "device `%s`: mkfifo", path);
+			return ocr_fail_errno(err, "device `%s`: mkfifo", SHOWN(path));
+		host = open_host_device(path, kind, type, major, minor, err);
+		if (host < 0)
+			return -1;
 		fd = openat(parent, base + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0 && errno != EEXIST)
-			return ocr_fail_errno(err, "device `%s`: create bind target", path);
+			return ocr_fail_errno(err, "device `%s`: create bind target", SHOWN(path));
 		if (fd >= 0)
 			close(fd);
 		fd = mount_open_in_root(rc->rootfd, path, false, false, err);
 		if (fd < 0)
-			return ocr_wrap(err, "device `%s`", path);
+			return ocr_wrap(err, "device `%s`", SHOWN(path));
+	} else {
+		host = open_host_device(path, kind, type, major, minor, err);
+		if (host < 0)
+			return -1;
 	}
 	mount_fd_path(fd, target, sizeof(target));
-	if (mount(path, target, NULL, MS_BIND, NULL) < 0)
-		return ocr_fail_errno(err, "device `%s`: bind from the host", path);
+	mount_fd_path(host, source, sizeof(source));
+	if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+		return ocr_fail_errno(err, "device `%s`: bind from the host", SHOWN(path));
 	return 0;
 }
 
@@ -368,13 +414,13 @@ static int mask_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *
 		return -1;
 	}
 	if (fstat(fd, &st) < 0)
-		return ocr_fail_errno(err, "stat `%s`", path);
+		return ocr_fail_errno(err, "stat `%s`", SHOWN(path));
 	mount_fd_path(fd, target, sizeof(target));
 	if (S_ISDIR(st.st_mode)) {
 		if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0000") < 0)
-			return ocr_fail_errno(err, "mask `%s`", path);
+			return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
 	} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
-		return ocr_fail_errno(err, "mask `%s`", path);
+		return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
 	}
 	return 0;
 }
@@ -393,14 +439,14 @@ static int readonly_path(struct rootfs_ctx *rc, const char *path, struct ocr_err
 	}
 	mount_fd_path(fd, target, sizeof(target));
 	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return ocr_fail_errno(err, "bind `%s` read-only", path);
+		return ocr_fail_errno(err, "bind `%s` read-only", SHOWN(path));
 	close(fd);
 	fd = mount_open_in_root(rc->rootfd, path, false, false, err);
 	if (fd < 0)
 		return -1;
 	mount_fd_path(fd, target, sizeof(target));
 	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(target), NULL) < 0)
-		return ocr_fail_errno(err, "remount `%s` read-only", path);
+		return ocr_fail_errno(err, "remount `%s` read-only", SHOWN(path));
 	return 0;
 }
 
@@ -518,10 +564,10 @@ int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool 
 		cleanup_free char *path = NULL;
 
 		if (strstr(key, "..") != NULL || strchr(key, '/') != NULL || key[0] == '.')
-			return ocr_fail(err, EINVAL, "linux.sysctl: invalid key `%s`", key);
+			return ocr_fail(err, EINVAL, "linux.sysctl: invalid key `%s`", SHOWN(key));
 		if (!sysctl_allowed(key, own_netns, own_ipcns, own_utsns))
 			return ocr_fail(err, EPERM, "linux.sysctl: `%s` is not namespaced for this container "
-						    "(needs its own network/ipc/uts namespace or is host-wide)", key);
+						    "(needs its own network/ipc/uts namespace or is host-wide)", SHOWN(key));
 		path = xasprintf("/proc/sys/%s", key);
 		for (char *p = path + 10; *p; p++)
 			if (*p == '.')
@@ -531,7 +577,7 @@ int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool 
 			if (err->err == EINVAL && strcmp(key, "net.ipv4.ping_group_range") == 0)
 				clamped = clamp_ping_range(lx->sysctl[i].value);
 			if (clamped == NULL || write_file_at(AT_FDCWD, path, clamped, strlen(clamped), err) < 0)
-				return ocr_wrap(err, "linux.sysctl `%s`", key);
+				return ocr_wrap(err, "linux.sysctl `%s`", SHOWN(key));
 		}
 	}
 	return 0;

@@ -291,6 +291,32 @@ load hostile-helpers
 	assert_nothing_left
 }
 
+@test "hostile: a linux.devices entry naming a host file is not bound in its place" {
+	# mknod is refused in the user namespace; the runtime binds the host's
+	# node instead, which must then be that device, not any file
+	local secret=$BATS_TEST_TMPDIR/secret
+	echo host-secret >"$secret"
+	marker_args 'cat '"$secret"
+	update_config '.linux.devices = [{path: $p, type: "c", major: 1, minor: 3}]' --arg p "$secret"
+	expect_refused run "$secret" 'not the c 1:3 device'
+}
+
+@test "hostile: a linux.devices entry of a real host device is bound" {
+	[ -c /dev/fuse ] || skip "no /dev/fuse on this host"
+	update_config '.linux.devices = [{path: "/dev/fuse", type: "c", major: 10, minor: 229}]'
+	run_ctr sh -c 'stat -c "%F %t:%T" /dev/fuse'
+	assert_success
+	assert_output 'character special file a:e5'
+	assert_nothing_left
+}
+
+@test "hostile: a mount destination with control characters is shown escaped" {
+	add_mount $'/proc/\e[2Jx
+y' tmpfs tmpfs
+	expect_refused create '/proc/\\x1b\[2Jx\\ny'
+	[[ "$stderr" != *$'\e'* ]] || fail "raw ESC on stderr"
+}
+
 # ---- the rootfs and the bundle --------------------------------------------------------
 
 @test "hostile: a rootfs that is a symlink to a directory works, state names the real path" {
