@@ -427,10 +427,16 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 			 * negative number or an exponent are left alone. */
 			size_t j = i;
 
+			size_t k;
+
 			while (j < len && buf[j] != '\0' &&
 			       (is_digit(buf[j]) || strchr("+-.eE", buf[j]) != NULL))
 				j++;
-			if (big_unsigned(buf + i, j - i)) {
+			/* Not a number in the place of a key ({1e30: ...}): as a
+			 * string it would become a key that starts with NUL. */
+			for (k = j; k < len && strchr(" \t\r\n", buf[k]) != NULL; k++)
+				;
+			if (big_unsigned(buf + i, j - i) && (k == len || buf[k] != ':')) {
 				memcpy(out + o, "\"" BIG_MARK, 7);
 				memcpy(out + o + 7, buf + i, j - i);
 				o += 7 + (j - i);

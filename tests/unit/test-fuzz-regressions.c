@@ -394,6 +394,20 @@ static void test_state_write_non_utf8(void)
 	rmdir(root);
 }
 
+/* fuzz/corpus/spec/big-key.json: a big number where a key goes was
+ * rewritten into a string like the big values are, and the error became
+ * "NUL byte in object key not supported". */
+static void test_big_number_as_key(void)
+{
+	struct ocr_error err = { 0 };
+
+	ok(parse_doc("{\"ociVersion\": \"1\", \"annotations\": {12345678901234567890: \"x\"}}", &err) < 0 &&
+		   strstr(err.msg, "too big integer near '12345678901234567890'") != NULL,
+	   "a big number as a key is a plain syntax error: %s", err.msg);
+	ok(parse_doc("{\"ociVersion\": \"1\", \"x\": [18446744073709551615 , 1]}", &err) == 0,
+	   "a big number as a value still parses: %s", err.msg);
+}
+
 int main(void)
 {
 	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
@@ -416,5 +430,6 @@ int main(void)
 	test_state_dir_lifecycle();
 	test_stale_creating_dirs();
 	test_state_write_non_utf8();
+	test_big_number_as_key();
 	return done_testing();
 }
