@@ -350,7 +350,7 @@ static int open_target(const struct ocr_ctx *ctx, const char *id, struct exec_jo
 	status = state_status(&st);
 	*ret_pid = st.pid;
 	j->extra = json_incref(st.extra);
-	j->state_json = state_oci_json(&st, status, false);
+	j->state_json = state_spec_json(&st, status);
 	state_clear(&st);
 	/* A created container's init is still our binary and non-dumpable:
 	 * nothing may join it before start. */

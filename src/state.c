@@ -337,6 +337,22 @@ char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pr
 	return s;
 }
 
+char *state_spec_json(const struct ocr_state *st, enum ocr_status status)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o}", "ociVersion", OCR_OCI_VERSION, "id", st->id,
+			      "status", state_status_name(status),
+			      "pid", (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid),
+			      "bundle", st->bundle,
+			      "annotations", st->annotations ? json_incref(st->annotations) : json_object());
+	char *s;
+
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
 int state_remove_dir(int rootfd, const char *id, struct ocr_error *err)
 {
 	if (rm_rf_at(rootfd, id, err) < 0)

@@ -66,6 +66,10 @@ const char *state_status_name(enum ocr_status s);
  * malloc'd. PRETTY: indented for `state`, compact for hooks. */
 char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pretty);
 
+/* Exactly the runtime-spec state (hooks, a seccomp listener): no owner
+ * lookup (NSS may be slow), compact; malloc'd. */
+char *state_spec_json(const struct ocr_state *st, enum ocr_status status);
+
 /* Remove ROOT/ID entirely. */
 int state_remove_dir(int rootfd, const char *id, struct ocr_error *err);
 
