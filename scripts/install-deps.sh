@@ -17,6 +17,12 @@ PKGS=(
 	clang-format iperf3 hyperfine
 )
 
+# --vm: also what the VM tier (make check-vm) needs: a kernel to boot,
+# qemu, and debootstrap for the guest image.
+if [ "${1:-}" = "--vm" ]; then
+	PKGS+=(qemu-system-x86 debootstrap linux-image-amd64 e2fsprogs)
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: must run as root (try: sudo $0)" >&2
 	exit 1
