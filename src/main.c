@@ -140,7 +140,9 @@ static void print_usage(FILE *out)
 		     "  --debug                 debug lines in the log\n"
 		     "  --systemd-cgroup        use the systemd cgroup manager\n"
 		     "  --cgroup-manager MGR    systemd, cgroupfs or disabled\n"
-		     "  --idmap-helper PATH     write id maps with this newuidmap-shim (also $OCIRT_IDMAP_HELPER)\n"
+		     "  --idmap-helper PATH     write id maps with this program: newuidmap-shim, or shadow's\n"
+		     "                          newuidmap (newgidmap beside it) (also $OCIRT_IDMAP_HELPER)\n"
+		     "  --rootless VALUE        accepted for runc compatibility; ignored\n"
 		     "  -v, --version           print the version\n"
 		     "  -h, --help              this help\n\n"
 		     "`ocirt-rootless COMMAND --help` describes a command.\n");
