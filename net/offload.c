@@ -4,9 +4,10 @@
  *    take its TSO segments (up to 64 KiB) whole; raise the MSS option of
  *    its SYNs to what libslirp's side can take, so libslirp sends large
  *    segments too;
- *  - to the container: a TCP segment larger than the tap's MTU goes with
- *    a GSO header (gso_size from the MTU); the container's kernel takes it
- *    as a coalesced (GRO) segment.
+ *  - to the container: frames are marked DATA_VALID (libslirp's checksums
+ *    are right; the container's kernel skips checking them), and a TCP
+ *    segment larger than the tap's MTU goes with a GSO header (gso_size
+ *    from the MTU), which that kernel takes as a coalesced (GRO) segment.
  * libslirp runs with an MTU of its own (NET_SLIRP_MTU_OFFLOAD) for this;
  * the tap keeps the MTU the user asked for. */
 #include <linux/virtio_net.h>
@@ -166,7 +167,10 @@ void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct
 	size_t l3len, thl;
 	uint8_t *th;
 
+	/* libslirp's checksums are complete and right: the container's kernel
+	 * need not check them again (CHECKSUM_UNNECESSARY). */
 	memset(h, 0, sizeof(*h));
+	h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	if (len <= ETH_HLEN_ + (size_t)tap_mtu)
 		return;
 	th = tcp_of((uint8_t *)frame, len, &family, &l3len);
@@ -175,7 +179,6 @@ void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct
 	thl = (size_t)(th[12] >> 4) * 4;
 	if (thl < 20 || l3len + thl >= tap_mtu)
 		return;
-	/* libslirp's checksum is complete: no NEEDS_CSUM. */
 	h->gso_type = family == AF_INET6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
 	h->hdr_len = (uint16_t)(ETH_HLEN_ + l3len + thl);
 	h->gso_size = (uint16_t)(tap_mtu - l3len - thl);
