@@ -1,9 +1,11 @@
-/* doctor: check the host for rootless containers, one line per check. */
+/* doctor (also `check`): check the host for rootless containers, one line
+ * per check; with --bundle DIR, the bundle's config.json too. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "doctor-bundle.h"
 #include "doctor.h"
 #include "utils.h"
 
@@ -51,34 +53,44 @@ int cmd_doctor(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
+		{"bundle", required_argument, NULL, 'b'},
 		CMD_HELP_OPTION,
 		{NULL, 0, NULL, 0},
 	};
 	struct doctor_report r = {0};
+	const char *verb = argc > 0 && strcmp(argv[0], "check") == 0 ? "check" : "doctor";
+	const char *bundle = NULL;
 	bool json = false;
 	int c, rc;
 
-	while ((c = cmd_getopt(argc, argv, "f:h", opts, "doctor", err)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "f:b:h", opts, verb, err)) != -1) {
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-				return ocr_fail(err, EINVAL, "doctor: --format `%s` is not text or json", optarg);
+				return ocr_fail(err, EINVAL, "%s: --format `%s` is not text or json", verb, optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
 		case 'j':
 			json = true;
 			break;
+		case 'b':
+			bundle = optarg;
+			break;
 		case 'h':
-			cmd_print_help("doctor");
+			cmd_print_help(verb);
 			return 0;
 		default:
 			return -1;
 		}
 	}
-	if (cmd_positional(argc, argv, 0, false, "doctor", err) < 0)
+	if (cmd_positional(argc, argv, 0, false, verb, err) < 0)
 		return -1;
 	if (doctor_run(ctx, &r, err) < 0)
 		return -1;
+	if (bundle != NULL && doctor_bundle_run(ctx, bundle, &r, err) < 0) {
+		doctor_report_clear(&r);
+		return -1;
+	}
 	if (json)
 		rc = print_json(&r, err);
 	else

@@ -72,10 +72,17 @@ static const struct cmd commands[] = {
 	{"features", cmd_features, "features", "print what this runtime supports as JSON (runtime-spec features)", ""},
 	{"delete", cmd_delete, "delete [-f] ID", "delete a stopped (or created) container",
 	 "  -f, --force        kill a running container first; no error if it does not exist\n"},
-	{"doctor", cmd_doctor, "doctor [--format text|json]",
-	 "check this host for rootless containers; print the fix for each problem",
+	{"doctor", cmd_doctor, "doctor [--format text|json] [--bundle DIR]",
+	 "check this host (and a bundle's config.json) for rootless containers; print the fix for each problem",
 	 "  -f, --format FMT   text (default: one line per check) or json\n"
-	 "      --json         same as --format json\n"},
+	 "      --json         same as --format json\n"
+	 "  -b, --bundle DIR   also check DIR/config.json: load errors and risky settings, each\n"
+	 "                     naming the JSON pointer of the field\n"},
+	{"check", cmd_doctor, "check [--format text|json] [--bundle DIR]", "the same as `doctor`",
+	 "  -f, --format FMT   text (default: one line per check) or json\n"
+	 "      --json         same as --format json\n"
+	 "  -b, --bundle DIR   also check DIR/config.json: load errors and risky settings, each\n"
+	 "                     naming the JSON pointer of the field\n"},
 	{"pause", cmd_pause, "pause ID", "freeze every process of a container (cgroup.freeze)", ""},
 	{"resume", cmd_resume, "resume ID", "thaw a paused container", ""},
 	{"update", cmd_update, "update [OPTIONS] ID", "change the cgroup limits of a running container",
