@@ -476,6 +476,22 @@ assert_state_refused() {
 	assert_nothing_left
 }
 
+@test "hostile: list still shows a container whose state.json is damaged" {
+	# Honest reporting: the container exists (its directory, maybe its
+	# processes) and needs delete --force; list must not hide it.
+	# Fails until list_one (container.c) lists unreadable records too.
+	stopped_container
+	echo '{"pid": "x"}' >"$ROOT/$CID/state.json"
+	run --separate-stderr runtime list -q
+	[ "$status" -eq 0 ] || fail "list -q failed: $stderr"
+	assert_output "$CID"
+	run --separate-stderr runtime list
+	[ "$status" -eq 0 ] || fail "list failed: $stderr"
+	assert_output --partial "$CID"
+	runtime delete --force "$CID"
+	assert_nothing_left
+}
+
 @test "hostile: a tampered state.json ({\"pid\": \"x\"})" {
 	stopped_container
 	echo '{"pid": "x"}' >"$ROOT/$CID/state.json"
