@@ -64,8 +64,9 @@ demo: $(RUNTIME)
 check-unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
 
+# The binaries of this BUILD (check-asan's too) are the ones tested.
 check: $(RUNTIME) $(UNIT_BINS)
-	tests/run-tests.sh
+	OCIRT=$(abspath $(RUNTIME)) OCIRT_UNIT_DIR=$(abspath $(BUILD)/unit) tests/run-tests.sh
 
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \

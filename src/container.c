@@ -604,15 +604,17 @@ int container_start(const struct ocr_ctx *ctx, const char *id, struct ocr_error 
 		ocr_fail_errno(err, "connect to the container's init");
 		goto out;
 	}
+	/* Recorded before START is sent: once init has it, the process is
+	 * on its way (startContainer hooks, exec) even if we are killed. */
+	op.st.started = true;
+	if (state_write(op.dirfd, &op.st, err) < 0)
+		goto out;
 	if (send_start(fd, &hook_failed, err) < 0) {
 		if (hook_failed)
 			destroy_after_hook(ctx, &op, id);
 		goto out;
 	}
 	unlinkat(op.dirfd, OCR_START_SOCKET, 0);
-	op.st.started = true;
-	if (state_write(op.dirfd, &op.st, err) < 0)
-		goto out;
 	if (op.st.has_poststart) {
 		struct spec *spec = load_saved_config(op.dirfd, err);
 		if (spec == NULL)
@@ -651,6 +653,16 @@ static int list_one(const struct ocr_ctx *ctx, const char *id, bool json, bool q
 		ocr_error_format(&err, msg, sizeof(msg));
 		ocr_debug(&ctx->log, "list: %s", msg);
 		opened_close(&op);
+		/* Its directory (and maybe processes) exist: show it, honestly
+		 * unknown, so `delete --force` is not forgotten. */
+		if (err.err == ENOENT)
+			return 0;
+		if (quiet)
+			fprintf(out, "%s\n", id);
+		else if (json)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "id", id, "status", "unknown", "pid", 0));
+		else
+			fprintf(out, "%-12s %-10d %-10s %-40s %-30s %s\n", id, 0, "unknown", "-", "-", "-");
 		return 0;
 	}
 	if (quiet) {

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -66,6 +67,9 @@ __attribute__((noreturn)) static void hook_child(const char *path, char *const a
 	close_fds_from(4, false);
 
 	reset_signals();
+	/* A hook dies with whoever runs it: a killed runtime leaves no hook
+	 * behind (delete --force could not find it). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	execve(path, argv, envp);
 fail:
