@@ -95,7 +95,7 @@ free_port() {
 	local i p
 	for ((i = 0; i < 50; i++)); do
 		p=$((20000 + RANDOM % 40000))
-		cat /proc/net/tcp /proc/net/tcp6 | grep -q "$(printf ':%04X ' "$p")" || { echo "$p"; return 0; }
+		grep -q "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -107,7 +107,9 @@ wait_listen() {  # PORT [PID]: a TCP listener, 50 x 0.1 s
 	local d=/proc/net i
 	[ -n "${2:-}" ] && d=/proc/$2/net
 	for ((i = 0; i < 50; i++)); do
-		cat "$d/tcp" "$d/tcp6" 2>/dev/null | grep -q "$(printf ':%04X [0-9A-F:]* 0A ' "$1")" && return 0
+		# grep reads the files itself: `cat | grep -q` fails under pipefail
+		# once grep stops reading early (SIGPIPE).
+		grep -qs "$(printf ':%04X [0-9A-F:]* 0A ' "$1")" "$d/tcp" "$d/tcp6" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -194,7 +196,11 @@ iperf_up() {
 	local port=$1 r
 	timeout $((SECS + 10)) iperf3 -s -1 -B 127.0.0.1 -p "$port" >"$work/iperf-s.log" 2>&1 &
 	local sp=$!
-	wait_listen "$port" || { note "up: iperf3 -s on $port: $(head -c 200 "$work/iperf-s.log")"; kill "$sp"; return 1; }
+	wait_listen "$port" || {
+		note "up: iperf3 -s on $port: $(head -c 200 "$work/iperf-s.log")"
+		kill "$sp"
+		return 1
+	}
 	r=$(timeout $((SECS + 10)) nsenter --preserve-credentials -U -n -t "$NSPID" \
 		iperf3 -c "$GW" -p "$port" -t "$SECS" -J 2>&1 | gbits up)
 	wait "$sp" 2>/dev/null

@@ -101,7 +101,7 @@ free_port() {
 	for ((i = 0; i < 50; i++)); do
 		p=$((20000 + RANDOM % 40000))
 		hex=$(printf ':%04X ' "$p")
-		if ! cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null | grep -q "$hex"; then
+		if ! grep -qs "$hex" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; then
 			echo "$p"
 			return 0
 		fi
@@ -298,7 +298,7 @@ listening() {
 	local d=/proc/net i
 	[ -n "${2:-}" ] && d=/proc/$2/net
 	for ((i = 0; i < 50; i++)); do
-		cat "$d/tcp" "$d/tcp6" 2>/dev/null | grep -q "$(printf ':%04X [0-9A-F:]* 0A ' "$1")" && return 0
+		grep -qs "$(printf ':%04X [0-9A-F:]* 0A ' "$1")" "$d/tcp" "$d/tcp6" && return 0
 		sleep 0.1
 	done
 	return 1
