@@ -70,31 +70,6 @@ deny_mkdir() {
 		'{defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["mkdir", "mkdirat"], action: $a} + $x]}')"
 }
 
-# start_recvtty SOCKET ARG...: tests/tools/recvtty in the background on
-# SOCKET (bounded by a timeout); returns once it listens.
-start_recvtty() {
-	local sock=$1 r i
-	shift
-	r=${OCIRT_RECVTTY:-$(dirname "$OCIRT")/recvtty}
-	[ -x "$r" ] || r=$TOP_DIR/build/recvtty
-	[ -x "$r" ] || fail "recvtty not found: make check builds it (or set OCIRT_RECVTTY)"
-	timeout 30 "$r" "$@" "$sock" </dev/null >/dev/null 2>>"$BATS_TEST_TMPDIR/recvtty.err" 3>&- &
-	RECVTTY_PID=$!
-	BG_PIDS+=("$RECVTTY_PID")
-	for ((i = 0; i < 200; i++)); do
-		[ -S "$sock" ] && return 0
-		sleep 0.05
-	done
-	fail "recvtty did not listen on $sock: $(cat "$BATS_TEST_TMPDIR/recvtty.err")"
-}
-
-# wait_recvtty: wait for the last recvtty; fail unless it ended cleanly.
-wait_recvtty() {
-	local rc=0
-	wait "$RECVTTY_PID" || rc=$?
-	[ "$rc" -eq 0 ] || fail "recvtty exited $rc: $(cat "$BATS_TEST_TMPDIR/recvtty.err" 2>/dev/null)"
-}
-
 # ---- capabilities ---------------------------------------------------------------------------
 
 @test "security: the five capability sets of a root process" {
