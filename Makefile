@@ -192,3 +192,9 @@ $(BUILD)/recvtty: tests/tools/recvtty.c Makefile
 .PHONY: bench-net
 bench-net: $(RUNTIME) $(NET_HELPER)
 	OCIRT=$(abspath $(RUNTIME)) OCIRT_NET_HELPER=$(abspath $(NET_HELPER)) bench/net.sh
+
+# Layered rootfs cost: plain directory vs kernel overlayfs vs fuse-overlayfs
+# (bench/overlay.sh; not part of make check).
+.PHONY: bench-overlay
+bench-overlay: $(RUNTIME)
+	OCIRT=$(abspath $(RUNTIME)) bench/overlay.sh
