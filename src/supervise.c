@@ -1,5 +1,6 @@
 #include "supervise.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
@@ -72,6 +73,12 @@ int supervise(pid_t pid, int master, const sigset_t *set)
 
 		if (r == pid) {
 			result = exit_status_of(status);
+			/* What the process wrote just before it exited may still
+			 * sit in the pty: hand it over before returning (bounded:
+			 * a process left in the background may keep writing). */
+			if (master >= 0 && fcntl(master, F_SETFL, O_NONBLOCK) == 0)
+				for (int n = 0; n < 1024 && pump(master, STDOUT_FILENO); n++)
+					;
 			break;
 		}
 		if (TEMP_FAILURE_RETRY(poll(p, 3, -1)) < 0)
