@@ -11,26 +11,6 @@
 #include "spec.h"
 #include "utils.h"
 
-__attribute__((format(printf, 5, 6))) static void add(struct doctor_report *r, const char *check,
-						      enum doctor_status st, const char *fix, const char *fmt, ...)
-{
-	struct doctor_finding *f;
-	va_list ap;
-
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 32;
-		r->f = xrealloc(r->f, r->cap * sizeof(*r->f));
-	}
-	f = &r->f[r->n++];
-	memset(f, 0, sizeof(*f));
-	snprintf(f->check, sizeof(f->check), "%s", check);
-	f->status = st;
-	snprintf(f->fix, sizeof(f->fix), "%s", st == DOCTOR_OK || fix == NULL ? "" : fix);
-	va_start(ap, fmt);
-	vsnprintf(f->message, sizeof(f->message), fmt, ap);
-	va_end(ap);
-}
-
 /* The runtime's defaults, from the config `spec --rootless` writes, so the
  * lists cannot drift from spec-default.c. */
 struct defaults {
@@ -85,24 +65,24 @@ static void check_caps(struct doctor_report *r, const struct spec *s, const stru
 			if (in_strings(d->caps, cap))
 				continue;
 			found++;
-			add(r, "bundle.caps", DOCTOR_WARN,
+			doctor_add(r, "bundle.caps", DOCTOR_WARN,
 			    "drop it unless the workload needs it (the default set is CAP_AUDIT_WRITE, "
 			    "CAP_KILL, CAP_NET_BIND_SERVICE)",
 			    "/process/capabilities/%s/%zu: %s is beyond the runtime's default capability set",
 			    sets[k].name, i, cap);
 		}
 	if (found == 0)
-		add(r, "bundle.caps", DOCTOR_OK, NULL, "/process/capabilities: no capability beyond the default set");
+		doctor_add(r, "bundle.caps", DOCTOR_OK, NULL, "/process/capabilities: no capability beyond the default set");
 }
 
 static void check_seccomp(struct doctor_report *r, const struct spec *s)
 {
 	if (s->linux_ == NULL || s->linux_->seccomp == NULL)
-		add(r, "bundle.seccomp", DOCTOR_WARN,
+		doctor_add(r, "bundle.seccomp", DOCTOR_WARN,
 		    "add a seccomp profile to linux.seccomp (e.g. the one podman or docker uses)",
 		    "/linux/seccomp: absent, every system call is allowed");
 	else
-		add(r, "bundle.seccomp", DOCTOR_OK, NULL, "/linux/seccomp: a filter is set");
+		doctor_add(r, "bundle.seccomp", DOCTOR_OK, NULL, "/linux/seccomp: a filter is set");
 }
 
 static void check_nnp(struct doctor_report *r, const struct spec *s)
@@ -110,11 +90,11 @@ static void check_nnp(struct doctor_report *r, const struct spec *s)
 	if (s->process == NULL)
 		return;
 	if (!s->process->no_new_privileges)
-		add(r, "bundle.nonewprivs", DOCTOR_WARN, "set process.noNewPrivileges to true",
+		doctor_add(r, "bundle.nonewprivs", DOCTOR_WARN, "set process.noNewPrivileges to true",
 		    "/process/noNewPrivileges: false, setuid binaries and file capabilities can raise "
 		    "privileges in the container");
 	else
-		add(r, "bundle.nonewprivs", DOCTOR_OK, NULL, "/process/noNewPrivileges: true");
+		doctor_add(r, "bundle.nonewprivs", DOCTOR_OK, NULL, "/process/noNewPrivileges: true");
 }
 
 static void check_namespaces(struct doctor_report *r, const struct spec *s)
@@ -135,7 +115,7 @@ static void check_namespaces(struct doctor_report *r, const struct spec *s)
 			snprintf(fix, sizeof(fix), "add {\"type\": \"%s\"} to linux.namespaces%s", wanted[k],
 				 strcmp(wanted[k], "network") == 0 ? " (and --network slirp for connectivity)" : "");
 			found++;
-			add(r, "bundle.namespaces", DOCTOR_WARN, fix,
+			doctor_add(r, "bundle.namespaces", DOCTOR_WARN, fix,
 			    "/linux/namespaces: no %s namespace, the container shares the host's", wanted[k]);
 			continue;
 		}
@@ -143,12 +123,12 @@ static void check_namespaces(struct doctor_report *r, const struct spec *s)
 		if (p != NULL && (str_has_prefix(p, "/proc/1/") || strcmp(p, "/proc/self") == 0 ||
 				  str_has_prefix(p, "/proc/self/") || str_has_prefix(p, "/proc/thread-self/"))) {
 			found++;
-			add(r, "bundle.namespaces", DOCTOR_WARN, "remove the path to get a new namespace",
+			doctor_add(r, "bundle.namespaces", DOCTOR_WARN, "remove the path to get a new namespace",
 			    "/linux/namespaces/%zu/path: joins `%s`, a host %s namespace", i, p, wanted[k]);
 		}
 	}
 	if (found == 0)
-		add(r, "bundle.namespaces", DOCTOR_OK, NULL,
+		doctor_add(r, "bundle.namespaces", DOCTOR_OK, NULL,
 		    "/linux/namespaces: own pid, ipc, uts, mount and network namespaces");
 }
 
@@ -166,18 +146,18 @@ static void check_sys(struct doctor_report *r, const struct spec *s)
 			continue;
 		if (!has_option(m, "ro")) {
 			bad++;
-			add(r, "bundle.sys", DOCTOR_WARN, "add \"ro\" to the options of the /sys mount",
+			doctor_add(r, "bundle.sys", DOCTOR_WARN, "add \"ro\" to the options of the /sys mount",
 			    "/mounts/%zu: /sys is mounted writable", i);
 		}
 	}
 	if (bad == 0)
-		add(r, "bundle.sys", DOCTOR_OK, NULL, "/mounts: /sys is read-only or not mounted");
+		doctor_add(r, "bundle.sys", DOCTOR_OK, NULL, "/mounts: /sys is read-only or not mounted");
 	if (proc && !(lx && (in_strv(lx->readonly_paths, lx->n_readonly_paths, "/proc/sys") ||
 			     in_strv(lx->masked_paths, lx->n_masked_paths, "/proc/sys"))))
-		add(r, "bundle.proc-sys", DOCTOR_WARN, "add \"/proc/sys\" to linux.readonlyPaths",
+		doctor_add(r, "bundle.proc-sys", DOCTOR_WARN, "add \"/proc/sys\" to linux.readonlyPaths",
 		    "/linux/readonlyPaths: /proc/sys is writable");
 	else
-		add(r, "bundle.proc-sys", DOCTOR_OK, NULL, "/linux/readonlyPaths: /proc/sys is read-only");
+		doctor_add(r, "bundle.proc-sys", DOCTOR_OK, NULL, "/linux/readonlyPaths: /proc/sys is read-only");
 }
 
 static void check_masked(struct doctor_report *r, const struct spec *s, const struct defaults *d)
@@ -196,10 +176,10 @@ static void check_masked(struct doctor_report *r, const struct spec *s, const st
 		n++;
 	}
 	if (n > 0)
-		add(r, "bundle.masked", DOCTOR_WARN, "add them to linux.maskedPaths (`spec --rootless` has them)",
+		doctor_add(r, "bundle.masked", DOCTOR_WARN, "add them to linux.maskedPaths (`spec --rootless` has them)",
 		    "/linux/maskedPaths: %zu of the default masked paths missing: %s", n, missing);
 	else
-		add(r, "bundle.masked", DOCTOR_OK, NULL, "/linux/maskedPaths: every default masked path");
+		doctor_add(r, "bundle.masked", DOCTOR_OK, NULL, "/linux/maskedPaths: every default masked path");
 }
 
 /* PATH without repeated or trailing slashes and "." components, into BUF. */
@@ -272,7 +252,7 @@ static void check_mounts(struct doctor_report *r, const struct spec *s)
 		if (strcmp(norm, "/sys") == 0 && strcmp(m->destination, "/sys") == 0 && has_option(m, "ro"))
 			continue;
 		found++;
-		add(r, "bundle.mounts", st,
+		doctor_add(r, "bundle.mounts", st,
 		    st == DOCTOR_FAIL ? "remove this mount: it gives the container the host (or its container "
 					"engine, which is the same)"
 				      : "bind only the files the container needs, read-only (\"ro\")",
@@ -280,7 +260,7 @@ static void check_mounts(struct doctor_report *r, const struct spec *s)
 		    has_option(m, "ro") ? " (read-only)" : "");
 	}
 	if (found == 0)
-		add(r, "bundle.mounts", DOCTOR_OK, NULL, "/mounts: no bind mount of a sensitive host path");
+		doctor_add(r, "bundle.mounts", DOCTOR_OK, NULL, "/mounts: no bind mount of a sensitive host path");
 }
 
 /* The pointer of the first id that PLAN does not map, in the order
@@ -343,16 +323,16 @@ static void check_idmap(const struct ocr_ctx *ctx, struct doctor_report *r, cons
 
 	if (idmap_plan_build(ctx, s, plan, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
-		add(r, "bundle.idmap", DOCTOR_FAIL, "see `doctor` for the host's subordinate ids and helpers",
+		doctor_add(r, "bundle.idmap", DOCTOR_FAIL, "see `doctor` for the host's subordinate ids and helpers",
 		    "/linux/uidMappings: no id map can be built: %s", msg);
 	} else if (idmap_check_spec(plan, s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		unmapped_pointer(plan, s, ptr, sizeof(ptr));
-		add(r, "bundle.idmap", DOCTOR_FAIL,
+		doctor_add(r, "bundle.idmap", DOCTOR_FAIL,
 		    "use an id the map covers, or map it (linux.uidMappings/gidMappings, /etc/subuid, /etc/subgid)",
 		    "%s: %s", ptr, msg);
 	} else {
-		add(r, "bundle.idmap", DOCTOR_OK, NULL,
+		doctor_add(r, "bundle.idmap", DOCTOR_OK, NULL,
 		    "/process/user: every uid and gid of the config is in the id map (%zu uid, %zu gid lines)",
 		    plan->n_uid, plan->n_gid);
 	}
@@ -370,7 +350,7 @@ int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doct
 
 	if (spec_load(bundle, &s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
-		add(r, "bundle.config", DOCTOR_FAIL,
+		doctor_add(r, "bundle.config", DOCTOR_FAIL,
 		    "correct config.json (or write a fresh one with `ocirt-rootless spec --rootless`)", "%s", msg);
 		return 0;
 	}
@@ -383,7 +363,7 @@ int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doct
 	}
 	d.caps = json_object_get(json_object_get(json_object_get(d.root, "process"), "capabilities"), "bounding");
 	d.masked = json_object_get(json_object_get(d.root, "linux"), "maskedPaths");
-	add(r, "bundle.config", DOCTOR_OK, NULL, "%s/config.json: loads (types and required fields)", bundle);
+	doctor_add(r, "bundle.config", DOCTOR_OK, NULL, "%s/config.json: loads (types and required fields)", bundle);
 	check_caps(r, s, &d);
 	check_seccomp(r, s);
 	check_nnp(r, s);

@@ -30,12 +30,10 @@ struct doctor_env {
 	size_t mapped_gids;  /* how many gids the default map gives */
 };
 
-__attribute__((format(printf, 5, 6))) static void add(struct doctor_env *e, const char *check,
-						      enum doctor_status st, const char *fix, const char *fmt, ...)
+void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
+		 const char *fmt, va_list ap)
 {
-	struct doctor_report *r = e->r;
 	struct doctor_finding *f;
-	va_list ap;
 
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 32;
@@ -46,8 +44,26 @@ __attribute__((format(printf, 5, 6))) static void add(struct doctor_env *e, cons
 	snprintf(f->check, sizeof(f->check), "%s", check);
 	f->status = st;
 	snprintf(f->fix, sizeof(f->fix), "%s", st == DOCTOR_OK || fix == NULL ? "" : fix);
-	va_start(ap, fmt);
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+}
+
+void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	doctor_vadd(r, check, st, fix, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 5, 6))) static void add(struct doctor_env *e, const char *check,
+						      enum doctor_status st, const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	doctor_vadd(e->r, check, st, fix, fmt, ap);
 	va_end(ap);
 }
 

@@ -5,6 +5,7 @@
 #ifndef OCR_DOCTOR_H
 #define OCR_DOCTOR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "ctx.h"
@@ -28,6 +29,11 @@ struct doctor_report {
  * run at all (out of memory); a failing check is a finding. */
 int doctor_run(const struct ocr_ctx *ctx, struct doctor_report *ret, struct ocr_error *err);
 void doctor_report_clear(struct doctor_report *r);
+/* Append one finding to R (the fix is dropped for an ok finding). */
+void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 const char *doctor_status_name(enum doctor_status s);
 /* How many findings have status S. */
 size_t doctor_count(const struct doctor_report *r, enum doctor_status s);
