@@ -40,6 +40,8 @@ struct create_job {
 	int listen_fds;    /* socket activation fds passed on (LISTEN_FDS) */
 	char **env;        /* process.env plus LISTEN_* when passed on */
 	char listen_env[2][32];
+	char *config;      /* config.json as read, saved into the state dir */
+	size_t config_len;
 	struct idmap_plan *plan;
 	struct ocr_cgroup *cg;
 	struct overlay_plan ov;
@@ -54,6 +56,7 @@ static void job_free(struct create_job *j)
 	free(j->rootfs);
 	free(j->plan);
 	free(j->env);
+	free(j->config);
 	cgroup_free(j->cg);
 	overlay_plan_clear(&j->ov);
 	state_clear(&j->st);
@@ -148,7 +151,7 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 	j->bundle = realpath(bundle, NULL);
 	if (j->bundle == NULL)
 		return ocr_fail_errno(err, "bundle `%s`", bundle);
-	if (spec_load(j->bundle, &j->spec, err) < 0)
+	if (spec_load_keep(j->bundle, &j->spec, &j->config, &j->config_len, err) < 0)
 		return -1;
 	if (j->spec->process == NULL)
 		return ocr_fail(err, EINVAL, "config.json: process: required to create a container");
@@ -248,16 +251,9 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
  * change meanwhile: keep the copy create used. */
 static int job_save_config(struct create_job *j, struct ocr_error *err)
 {
-	cleanup_free char *data = NULL;
-	cleanup_free char *src = NULL;
-	cleanup_free char *dst = NULL;
-	size_t len;
+	cleanup_free char *dst = xasprintf("/proc/self/fd/%d/config.json", j->dirfd);
 
-	src = xasprintf("%s/config.json", j->bundle);
-	if (read_file_at(AT_FDCWD, src, SPEC_MAX_FILE_SIZE, &data, &len, err) < 0)
-		return -1;
-	dst = xasprintf("/proc/self/fd/%d/config.json", j->dirfd);
-	return write_file_atomic(dst, data, len, 0600, err);
+	return write_file_atomic(dst, j->config, j->config_len, 0600, err);
 }
 
 static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)

@@ -1590,6 +1590,12 @@ int spec_parse(const char *buf, size_t len, const char *origin, struct spec **re
 
 int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 {
+	return spec_load_keep(bundle, ret, NULL, NULL, err);
+}
+
+int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len,
+		   struct ocr_error *err)
+{
 	cleanup_close int dirfd = -1;
 	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;
@@ -1620,7 +1626,13 @@ int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 					SPEC_MAX_FILE_SIZE / (1024u * 1024u));
 		return ocr_wrap(err, "bundle `%s`: config.json", bundle);
 	}
-	return spec_parse(buf, len, "config.json", ret, err);
+	if (spec_parse(buf, len, "config.json", ret, err) < 0)
+		return -1;
+	if (ret_buf) {
+		*ret_buf = steal_pointer(&buf);
+		*ret_len = len;
+	}
+	return 0;
 }
 
 int spec_parse_process(const char *buf, size_t len, const char *origin,
