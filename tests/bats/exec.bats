@@ -4,15 +4,6 @@
 
 load helpers
 
-eval "$(declare -f teardown | sed '1s/^teardown/helpers_teardown/')"
-teardown() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	helpers_teardown
-}
-
 # exec_detached ARGS...: `runtime exec ARGS...` for commands that leave a
 # process behind (-d): stdio to files, so bats does not wait on a pipe the
 # process keeps open. Sets status, output, stderr.

@@ -69,6 +69,7 @@ setup() {
 	cp -a "$fx/rootfs" "$BUNDLE/rootfs"
 	cp "$fx/config.json" "$BUNDLE/config.json"
 	TRACKED_PIDS=()
+	BG_PIDS=()  # helper processes a test started (start_recvtty): killed in teardown
 }
 
 # runtime ARGS...: the runtime under test with this test's state root,
@@ -293,6 +294,10 @@ _known_ids() {
 }
 
 teardown() {
+	local bg
+	for bg in "${BG_PIDS[@]}"; do
+		kill "$bg" 2>/dev/null || true
+	done
 	[ -n "${ROOT:-}" ] || return 0
 	local id pid pids=("${TRACKED_PIDS[@]}") errors=() ids
 	ids=$(_known_ids)

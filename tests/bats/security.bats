@@ -6,15 +6,6 @@
 
 load helpers
 
-eval "$(declare -f teardown | sed '1s/^teardown/helpers_teardown/')"
-teardown() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	helpers_teardown
-}
-
 # Every capability of Linux 6.x, in number order (CAP_CHOWN = 0 ...).
 ALL_CAPS=(CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID
 	CAP_SETUID CAP_SETPCAP CAP_LINUX_IMMUTABLE CAP_NET_BIND_SERVICE CAP_NET_BROADCAST CAP_NET_ADMIN

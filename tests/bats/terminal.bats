@@ -5,15 +5,6 @@
 
 load helpers
 
-eval "$(declare -f teardown | sed '1s/^teardown/helpers_teardown/')"
-teardown() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	helpers_teardown
-}
-
 # tty_out: what recvtty -m file wrote, carriage returns removed.
 tty_out() {
 	tr -d '\r' <"$BATS_TEST_TMPDIR/tty.out"
