@@ -72,11 +72,13 @@ check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
+FORMAT_SRCS = $(wildcard src/*.[ch] net/*.[ch] helpers/newuidmap-shim/*.c tests/unit/*.[ch] tests/tools/*.c fuzz/*.[ch])
+
 format:
-	clang-format -i src/*.c src/*.h
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror src/*.c src/*.h
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 bench: $(RUNTIME)
 	bench/run.sh

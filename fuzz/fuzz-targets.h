@@ -32,13 +32,12 @@
 #define FUZZ_UNUSED __attribute__((unused))
 
 /* A broken invariant: say which, then crash so the input is kept. */
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz: invariant failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                    \
-			abort();                                               \
-		}                                                              \
+#define FUZZ_CHECK(cond)                                                                                    \
+	do {                                                                                                \
+		if (!(cond)) {                                                                              \
+			fprintf(stderr, "fuzz: invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+			abort();                                                                            \
+		}                                                                                           \
 	} while (0)
 
 /* An error message must be one non-empty line without terminal controls
@@ -133,7 +132,7 @@ FUZZ_UNUSED static void fuzz_check_mounts(const struct spec *s)
 {
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const struct spec_mount *m = &s->mounts[i];
-		struct ocr_error err = { 0 };
+		struct ocr_error err = {0};
 		struct mount_opts mo;
 
 		FUZZ_CHECK(m->destination != NULL && m->destination[0] == '/');
@@ -147,7 +146,7 @@ FUZZ_UNUSED static void fuzz_check_mounts(const struct spec *s)
 
 FUZZ_UNUSED static int fuzz_spec(const uint8_t *data, size_t size)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 
 	if (size > SPEC_MAX_FILE_SIZE)
@@ -186,7 +185,7 @@ FUZZ_UNUSED static int fuzz_spec(const uint8_t *data, size_t size)
 /* exec --process FILE */
 FUZZ_UNUSED static int fuzz_process(const uint8_t *data, size_t size)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec_process *p = NULL;
 	void *arena = NULL;
 
@@ -205,8 +204,8 @@ FUZZ_UNUSED static int fuzz_process(const uint8_t *data, size_t size)
 
 FUZZ_UNUSED static int fuzz_state(const uint8_t *data, size_t size)
 {
-	static const char *const ids[] = { "c1", "x" };
-	struct ocr_error err = { 0 };
+	static const char *const ids[] = {"c1", "x"};
+	struct ocr_error err = {0};
 	struct ocr_state st;
 	int rc = -1;
 
@@ -245,7 +244,7 @@ FUZZ_UNUSED static int fuzz_idmap(const uint8_t *data, size_t size)
 	static const struct {
 		const char *user;
 		uid_t uid;
-	} who[] = { { "ocirt-test", 1001 }, { NULL, 0 }, { "root", 100000 } };
+	} who[] = {{"ocirt-test", 1001}, {NULL, 0}, {"root", 100000}};
 	struct idmap_range r[IDMAP_MAX_LINES];
 	char path[300];
 
@@ -253,10 +252,10 @@ FUZZ_UNUSED static int fuzz_idmap(const uint8_t *data, size_t size)
 	fuzz_tmp_dir();
 	snprintf(path, sizeof(path), "%s/subid", fuzz_tmp_path);
 	for (size_t w = 0; w < ARRAY_SIZE(who); w++) {
-		static const size_t maxes[] = { IDMAP_MAX_LINES, 1, 0 };
+		static const size_t maxes[] = {IDMAP_MAX_LINES, 1, 0};
 
 		for (size_t m = 0; m < ARRAY_SIZE(maxes); m++) {
-			struct ocr_error err = { 0 };
+			struct ocr_error err = {0};
 			size_t n = 12345;
 
 			if (idmap_read_subids(path, who[w].user, who[w].uid, r, maxes[m], &n, &err) < 0) {
@@ -280,7 +279,7 @@ FUZZ_UNUSED static int fuzz_mountopts(const uint8_t *data, size_t size)
 {
 	char *buf = xmalloc(size + 1);
 	char **opts = xcalloc(size + 2, sizeof(char *));
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct mount_opts mo;
 	size_t n = 0, start = 0;
 	int rc = 0;

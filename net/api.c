@@ -107,7 +107,7 @@ int api_listen(int dirfd, const char *name, struct ocr_error *err)
 	int rc;
 
 	if (strchr(name, '/') || (size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s", dirfd,
-						   name) >= sizeof(sun.sun_path))
+						  name) >= sizeof(sun.sun_path))
 		return ocr_fail(err, ENAMETOOLONG, "API socket name `%s`", name);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

@@ -77,9 +77,23 @@ void net_info(const char *fmt, ...)
 
 /* ---- arguments -------------------------------------------------------- */
 
-enum { OPT_ID = 256, OPT_PID, OPT_PID_START, OPT_READY_FD, OPT_API_DIRFD, OPT_API_SOCKET, OPT_MTU,
-       OPT_ALLOW_LOOPBACK, OPT_NO_IPV6, OPT_FORWARD, OPT_NO_SANDBOX, OPT_NO_SECCOMP, OPT_DEBUG, OPT_LOG_FORMAT,
-       OPT_NO_OFFLOAD };
+enum {
+	OPT_ID = 256,
+	OPT_PID,
+	OPT_PID_START,
+	OPT_READY_FD,
+	OPT_API_DIRFD,
+	OPT_API_SOCKET,
+	OPT_MTU,
+	OPT_ALLOW_LOOPBACK,
+	OPT_NO_IPV6,
+	OPT_FORWARD,
+	OPT_NO_SANDBOX,
+	OPT_NO_SECCOMP,
+	OPT_DEBUG,
+	OPT_LOG_FORMAT,
+	OPT_NO_OFFLOAD
+};
 
 static const struct option options[] = {
 	{"id", required_argument, NULL, OPT_ID},
@@ -115,7 +129,9 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_ID: cfg->id = optarg; break;
+		case OPT_ID:
+			cfg->id = optarg;
+			break;
 		case OPT_PID:
 			if (parse_num(optarg, "--pid", INT32_MAX, &v, err) < 0)
 				return -1;
@@ -136,7 +152,9 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 				return -1;
 			cfg->api_dirfd = (int)v;
 			break;
-		case OPT_API_SOCKET: cfg->api_name = optarg; break;
+		case OPT_API_SOCKET:
+			cfg->api_name = optarg;
+			break;
 		case OPT_MTU:
 			if (parse_num(optarg, "--mtu", NET_MTU_MAX, &v, err) < 0)
 				return -1;
@@ -144,8 +162,12 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 				return ocr_fail(err, EINVAL, "--mtu %s: below %d", optarg, NET_MTU_MIN);
 			cfg->mtu = (unsigned)v;
 			break;
-		case OPT_ALLOW_LOOPBACK: cfg->allow_host_loopback = true; break;
-		case OPT_NO_IPV6: cfg->ipv6 = false; break;
+		case OPT_ALLOW_LOOPBACK:
+			cfg->allow_host_loopback = true;
+			break;
+		case OPT_NO_IPV6:
+			cfg->ipv6 = false;
+			break;
 		case OPT_FORWARD:
 			if (cfg->n_forwards >= NET_MAX_FORWARDS)
 				return ocr_fail(err, E2BIG, "more than %d forwards", NET_MAX_FORWARDS);
@@ -153,15 +175,27 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 				return -1;
 			cfg->n_forwards++;
 			break;
-		case OPT_NO_SANDBOX: cfg->sandbox = false; break;
-		case OPT_NO_SECCOMP: cfg->seccomp = false; break;
-		case OPT_NO_OFFLOAD: cfg->offload = false; break;
-		case OPT_DEBUG: *debug = true; break;
-		case OPT_LOG_FORMAT: *json = strcmp(optarg, "json") == 0; break;
+		case OPT_NO_SANDBOX:
+			cfg->sandbox = false;
+			break;
+		case OPT_NO_SECCOMP:
+			cfg->seccomp = false;
+			break;
+		case OPT_NO_OFFLOAD:
+			cfg->offload = false;
+			break;
+		case OPT_DEBUG:
+			*debug = true;
+			break;
+		case OPT_LOG_FORMAT:
+			*json = strcmp(optarg, "json") == 0;
+			break;
 		case '?':
 		default:
-			return ocr_fail(err, EINVAL, "unknown or incomplete option `%s` (this program is started by "
-						     "ocirt-rootless)", argv[optind - 1]);
+			return ocr_fail(err, EINVAL,
+					"unknown or incomplete option `%s` (this program is started by "
+					"ocirt-rootless)",
+					argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -222,8 +256,7 @@ static int check_init(const struct net_config *cfg, struct ocr_error *err)
 	return 0;
 }
 
-static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_tap, int *ret_api,
-		 struct ocr_error *err)
+static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_tap, int *ret_api, struct ocr_error *err)
 {
 	if (check_init(cfg, err) < 0)
 		return -1;
@@ -248,8 +281,14 @@ static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_ta
 
 int main(int argc, char **argv)
 {
-	struct net_config cfg = {.id = "?", .mtu = NET_MTU_DEFAULT, .ipv6 = true, .sandbox = true,
-				 .seccomp = true, .offload = true, .ready_fd = -1, .api_dirfd = -1};
+	struct net_config cfg = {.id = "?",
+				 .mtu = NET_MTU_DEFAULT,
+				 .ipv6 = true,
+				 .sandbox = true,
+				 .seccomp = true,
+				 .offload = true,
+				 .ready_fd = -1,
+				 .api_dirfd = -1};
 	struct ocr_error err = {0};
 	struct net_loop *loop = NULL;
 	int tapfd = -1, apifd = -1, rc;

@@ -44,21 +44,21 @@
 struct net_forward {
 	int id;
 	bool udp;
-	int family;                 /* AF_INET or AF_INET6 (of both ends) */
+	int family; /* AF_INET or AF_INET6 (of both ends) */
 	struct sockaddr_storage host, guest;
 };
 
 struct net_config {
-	const char *id;             /* container id, for messages */
-	pid_t pid;                  /* container init */
+	const char *id; /* container id, for messages */
+	pid_t pid; /* container init */
 	unsigned long long pid_starttime;
 	unsigned mtu;
 	bool allow_host_loopback;
 	bool ipv6;
 	bool sandbox, seccomp;
-	bool offload;               /* tap with virtio-net headers, CSUM + TSO */
-	int ready_fd;               /* report "ok" or the error here, then close */
-	int api_dirfd;              /* directory of the API socket, or -1 */
+	bool offload; /* tap with virtio-net headers, CSUM + TSO */
+	int ready_fd; /* report "ok" or the error here, then close */
+	int api_dirfd; /* directory of the API socket, or -1 */
 	const char *api_name;
 	struct net_forward forwards[NET_MAX_FORWARDS];
 	size_t n_forwards;

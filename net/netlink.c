@@ -100,7 +100,7 @@ int nl_addr_add(int nl, int ifindex, int family, const void *addr, unsigned pref
 {
 	struct nl_req r = {0};
 	size_t alen = family == AF_INET ? 4 : 16;
-	unsigned flags = IFA_F_NODAD;  /* usable at once; nobody else is on the link */
+	unsigned flags = IFA_F_NODAD; /* usable at once; nobody else is on the link */
 
 	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
 	r.nh.nlmsg_type = RTM_NEWADDR;

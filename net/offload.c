@@ -37,7 +37,7 @@ static uint16_t csum_fold(const uint8_t *p, size_t len)
 	}
 	if (i < len) {
 		w = 0;
-		memcpy(&w, p + i, len - i);  /* little- or big-endian: zero-padded in place */
+		memcpy(&w, p + i, len - i); /* little- or big-endian: zero-padded in place */
 		sum += w;
 		sum += sum < w;
 	}
@@ -152,7 +152,7 @@ ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6,
 			return -1;
 		sum = (uint16_t)~csum_fold(f + start, len - start);
 		if (sum == 0 && h.csum_offset == 6)
-			sum = 0xffff;  /* UDP (checksum at offset 6): 0 means "none" */
+			sum = 0xffff; /* UDP (checksum at offset 6): 0 means "none" */
 		memcpy(f + off, &sum, 2);
 	}
 	/* A TSO segment needs nothing more: its IP header already has the

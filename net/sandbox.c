@@ -120,20 +120,77 @@ static int drop_caps(struct ocr_error *err)
 
 /* Syscalls the helper never needs after start-up; EPERM. */
 static const char *const denied[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	"mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsconfig",
-	"fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "open_by_handle_at",
-	"name_to_handle_at", "init_module", "finit_module", "delete_module", "kexec_load",
-	"kexec_file_load", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "bpf",
-	"perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "syslog", "uselib",
-	"personality", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
-	"setdomainname", "iopl", "ioperm", "lookup_dcookie", "fanotify_init", "vhangup", "nfsservctl",
-	"mknod", "mknodat", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-	"setgroups", "setfsuid", "setfsgid", "capset",
+	"execve",
+	"execveat",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"kcmp",
+	"pidfd_getfd",
+	"mount",
+	"umount",
+	"umount2",
+	"pivot_root",
+	"chroot",
+	"unshare",
+	"setns",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"move_mount",
+	"open_tree",
+	"mount_setattr",
+	"open_by_handle_at",
+	"name_to_handle_at",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"kexec_load",
+	"kexec_file_load",
+	"reboot",
+	"swapon",
+	"swapoff",
+	"acct",
+	"quotactl",
+	"quotactl_fd",
+	"bpf",
+	"perf_event_open",
+	"userfaultfd",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"syslog",
+	"uselib",
+	"personality",
+	"settimeofday",
+	"clock_settime",
+	"clock_adjtime",
+	"adjtimex",
+	"sethostname",
+	"setdomainname",
+	"iopl",
+	"ioperm",
+	"lookup_dcookie",
+	"fanotify_init",
+	"vhangup",
+	"nfsservctl",
+	"mknod",
+	"mknodat",
+	"setuid",
+	"setgid",
+	"setreuid",
+	"setregid",
+	"setresuid",
+	"setresgid",
+	"setgroups",
+	"setfsuid",
+	"setfsgid",
+	"capset",
 };
 
-static const int ns_flags[] = {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC,
-			       CLONE_NEWUTS, CLONE_NEWCGROUP};
+static const int ns_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWNET,   CLONE_NEWPID,
+			       CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP};
 
 static int seccomp_filter(struct ocr_error *err)
 {
@@ -145,7 +202,7 @@ static int seccomp_filter(struct ocr_error *err)
 	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
-			continue;  /* not on this architecture */
+			continue; /* not on this architecture */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 		if (rc < 0)
 			goto fail;
@@ -153,8 +210,9 @@ static int seccomp_filter(struct ocr_error *err)
 	/* clone with namespace flags; clone3 hides its flags in memory, so
 	 * it answers ENOSYS and the C library falls back to clone. */
 	for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-				      SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)ns_flags[i], (scmp_datum_t)ns_flags[i]));
+		rc = seccomp_rule_add(
+			ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+			SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)ns_flags[i], (scmp_datum_t)ns_flags[i]));
 		if (rc < 0)
 			goto fail;
 	}

@@ -27,7 +27,7 @@
 struct net_timer {
 	SlirpTimerId id;
 	void *cb_opaque;
-	int64_t expire_ms;  /* -1: not armed */
+	int64_t expire_ms; /* -1: not armed */
 	struct net_timer *next;
 };
 
@@ -42,13 +42,13 @@ struct net_loop {
 	size_t n_forwards;
 	int next_id;
 	size_t n_udp_forwards;
-	unsigned mss4, mss6;       /* raise SYNs' MSS to these; 0: leave */
-	int64_t now;               /* ms, CLOCK_MONOTONIC, read once per turn */
-	int64_t last_frame;        /* ms: a frame in or out */
-	int64_t drain_deadline;    /* ms; 0 while not stopping */
-	int64_t drain_idle;        /* stop after this many quiet ms */
+	unsigned mss4, mss6; /* raise SYNs' MSS to these; 0: leave */
+	int64_t now; /* ms, CLOCK_MONOTONIC, read once per turn */
+	int64_t last_frame; /* ms: a frame in or out */
+	int64_t drain_deadline; /* ms; 0 while not stopping */
+	int64_t drain_idle; /* stop after this many quiet ms */
 	unsigned stop_signals;
-	struct udp_sessions *udp;  /* only while host loopback is disabled */
+	struct udp_sessions *udp; /* only while host loopback is disabled */
 	uint64_t tap_write_drops;
 };
 
@@ -63,7 +63,6 @@ static int64_t now_ms(void)
 {
 	return cb_clock_get_ns(NULL) / 1000000;
 }
-
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
@@ -304,8 +303,7 @@ static socklen_t addr_len(int family)
 
 static bool same_host_side(const struct net_forward *a, const struct net_forward *b)
 {
-	return a->udp == b->udp && a->family == b->family &&
-	       memcmp(&a->host, &b->host, addr_len(a->family)) == 0;
+	return a->udp == b->udp && a->family == b->family && memcmp(&a->host, &b->host, addr_len(a->family)) == 0;
 }
 
 int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err)
@@ -327,9 +325,11 @@ int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error
 			       (const struct sockaddr *)&f->guest, addr_len(f->family), flags) < 0) {
 		int e = errno ? errno : EADDRINUSE;
 		if (e == EACCES && (int)host_port(f) < l->cfg->unprivileged_port_start)
-			return ocr_fail(err, e, "forward %s: host port %u is below net.ipv4.ip_unprivileged_port_start (%d): "
-				       "use a port >= %d, or lower that sysctl as root",
-					desc, host_port(f), l->cfg->unprivileged_port_start, l->cfg->unprivileged_port_start);
+			return ocr_fail(err, e,
+					"forward %s: host port %u is below net.ipv4.ip_unprivileged_port_start (%d): "
+					"use a port >= %d, or lower that sysctl as root",
+					desc, host_port(f), l->cfg->unprivileged_port_start,
+					l->cfg->unprivileged_port_start);
 		if (e == EADDRINUSE)
 			return ocr_fail(err, e, "forward %s: host port %u/%s is already in use", desc, host_port(f),
 					proto_name(f));
@@ -396,7 +396,7 @@ static void make_config(const struct net_config *cfg, SlirpConfig *sc)
 	sc->if_mru = slirp_mtu(cfg);
 	sc->disable_host_loopback = !cfg->allow_host_loopback;
 	sc->enable_emu = false;
-	sc->disable_dhcp = true;  /* addresses are static */
+	sc->disable_dhcp = true; /* addresses are static */
 }
 
 static int signal_fd(struct ocr_error *err)

@@ -76,10 +76,11 @@ static int open_tun(struct ocr_error *err)
 		return fd;
 	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
 		return ocr_fail_errno(err, TUN_PATH " is missing: load the tun module (`modprobe tun`) or, "
-					   "in a container, pass the device in");
+						    "in a container, pass the device in");
 	if (errno == EACCES || errno == EPERM)
-		return ocr_fail_errno(err, TUN_PATH " is not accessible to uid %u (is it mode 0600?): as root, "
-					   "`chmod 0666 " TUN_PATH "` as the udev rules of distributions do",
+		return ocr_fail_errno(err,
+				      TUN_PATH " is not accessible to uid %u (is it mode 0600?): as root, "
+					       "`chmod 0666 " TUN_PATH "` as the udev rules of distributions do",
 				      (unsigned)getuid());
 	return ocr_fail_errno(err, "open " TUN_PATH);
 }

@@ -25,13 +25,13 @@
 
 #define ETH_HLEN_ 14
 #define SESSION_MAX 1024
-#define SESSION_TTL_SEC 240  /* as libslirp's UDP sockets */
+#define SESSION_TTL_SEC 240 /* as libslirp's UDP sockets */
 
 struct udp_session {
 	int family;
-	uint16_t gw_port;     /* the client's port, as the container sees it */
-	uint16_t guest_port;  /* the forwarded container port */
-	int64_t seen;         /* CLOCK_MONOTONIC seconds; 0: free */
+	uint16_t gw_port; /* the client's port, as the container sees it */
+	uint16_t guest_port; /* the forwarded container port */
+	int64_t seen; /* CLOCK_MONOTONIC seconds; 0: free */
 };
 
 struct udp_sessions {
@@ -42,7 +42,7 @@ struct udp_sessions {
  * extension headers. */
 struct udp_view {
 	int family;
-	const uint8_t *src, *dst;  /* 4 or 16 bytes */
+	const uint8_t *src, *dst; /* 4 or 16 bytes */
 	uint16_t sport, dport;
 	const uint8_t *payload;
 	size_t len;
@@ -115,8 +115,7 @@ static uint16_t guest_port_of(const struct net_forward *f)
 				     : ntohs(((const struct sockaddr_in *)&f->guest)->sin_port);
 }
 
-static const struct net_forward *udp_forward_to(const struct net_forward *fw, size_t n, int family,
-						uint16_t guest_port)
+static const struct net_forward *udp_forward_to(const struct net_forward *fw, size_t n, int family, uint16_t guest_port)
 {
 	for (size_t i = 0; i < n; i++)
 		if (fw[i].udp && fw[i].family == family && guest_port_of(&fw[i]) == guest_port)
@@ -149,8 +148,7 @@ static struct udp_session *session_find(struct udp_sessions *t, int family, uint
 }
 
 /* A frame libslirp sends to the container. */
-void udp_sessions_note(struct udp_sessions *t, const struct net_forward *fw, size_t n, const uint8_t *frame,
-		       size_t len)
+void udp_sessions_note(struct udp_sessions *t, const struct net_forward *fw, size_t n, const uint8_t *frame, size_t len)
 {
 	struct udp_view v;
 	struct udp_session *s, *oldest;
@@ -184,7 +182,8 @@ static int forward_socket(const struct net_forward *f, const GPollFD *fds, size_
 		socklen_t tlen = sizeof(type);
 		if (getsockopt(fds[i].fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_DGRAM)
 			continue;
-		if (getsockname(fds[i].fd, (struct sockaddr *)&a, &alen) < 0 || alen != want || a.ss_family != f->family)
+		if (getsockname(fds[i].fd, (struct sockaddr *)&a, &alen) < 0 || alen != want ||
+		    a.ss_family != f->family)
 			continue;
 		if (f->family == AF_INET) {
 			const struct sockaddr_in *x = (const void *)&a, *y = (const void *)&f->host;

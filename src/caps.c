@@ -61,8 +61,7 @@ static int cap_number(const char *name, int last_cap)
 }
 
 /* Translate NAMES into a bit mask of the capabilities this kernel knows. */
-static uint64_t caps_mask(char *const *names, size_t n, int last_cap,
-			  const struct ocr_log *log)
+static uint64_t caps_mask(char *const *names, size_t n, int last_cap, const struct ocr_log *log)
 {
 	uint64_t mask = 0;
 
@@ -89,8 +88,7 @@ static const char *cap_label(int cap, char *buf, size_t len)
 	return buf;
 }
 
-int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log,
-		       struct ocr_error *err)
+int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log, struct ocr_error *err)
 {
 	static const struct spec_caps none;
 	int last = caps_last_cap();
@@ -140,8 +138,7 @@ static int cap_set_mask(cap_t c, cap_flag_t flag, uint64_t mask, int last)
 /* Ambient capabilities last: the kernel only raises one that is both
  * permitted and inheritable. As runc does (for compatibility with its old
  * behaviour), a cap that cannot be raised is a warning, not an error. */
-static int caps_apply_ambient(uint64_t ambient, int last, const struct ocr_log *log,
-			      struct ocr_error *err)
+static int caps_apply_ambient(uint64_t ambient, int last, const struct ocr_log *log, struct ocr_error *err)
 {
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
 		/* EINVAL: kernel before 4.3, which has no ambient set at all. */
@@ -156,14 +153,13 @@ static int caps_apply_ambient(uint64_t ambient, int last, const struct ocr_log *
 		/* runc skips these silently; a line on every run would be noise
 		 * for configs that list ambient without inheritable. */
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
-			ocr_debug(log, "cannot raise ambient capability %s: %s",
-				 cap_label(cap, label, sizeof(label)), strerror(errno));
+			ocr_debug(log, "cannot raise ambient capability %s: %s", cap_label(cap, label, sizeof(label)),
+				  strerror(errno));
 	}
 	return 0;
 }
 
-int caps_apply(const struct spec_caps *caps, const struct ocr_log *log,
-	       struct ocr_error *err)
+int caps_apply(const struct spec_caps *caps, const struct ocr_log *log, struct ocr_error *err)
 {
 	int last = caps_last_cap();
 	static const struct spec_caps none;

@@ -13,11 +13,9 @@
 
 /* CAPS may be NULL (process.capabilities absent): the process then gets
  * no capabilities, as with empty lists. */
-int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log,
-		       struct ocr_error *err);
+int caps_drop_bounding(const struct spec_caps *caps, const struct ocr_log *log, struct ocr_error *err);
 int caps_keep_on_setuid(const struct spec_caps *caps, struct ocr_error *err);
-int caps_apply(const struct spec_caps *caps, const struct ocr_log *log,
-	       struct ocr_error *err);
+int caps_apply(const struct spec_caps *caps, const struct ocr_log *log, struct ocr_error *err);
 
 /* Highest capability the running kernel knows (/proc/sys/kernel/cap_last_cap). */
 int caps_last_cap(void);

@@ -305,10 +305,11 @@ static int move_to_leaf(const char *dir, struct ocr_error *err)
 			char buf[32];
 			snprintf(buf, sizeof(buf), "%d", (int)pids[i]);
 			if (write_cg(leaf, "cgroup.procs", buf) < 0 && errno != ESRCH && errno != EINVAL)
-				return ocr_fail_errno(err,
-						      "move process %d from `%s` to `%s` (a cgroup that delegates controllers "
-						      "must not hold processes)",
-						      (int)pids[i], dir, leaf);
+				return ocr_fail_errno(
+					err,
+					"move process %d from `%s` to `%s` (a cgroup that delegates controllers "
+					"must not hold processes)",
+					(int)pids[i], dir, leaf);
 		}
 	}
 	return ocr_fail(err, EBUSY, "processes keep appearing in `%s`; cannot empty it to enable controllers", dir);
@@ -395,8 +396,7 @@ int cgroup_fs_apply(struct ocr_cgroup *cg, const char *dir, const struct cg_plan
 	return 0;
 }
 
-int cgroup_fs_update_plan(const char *dir, const struct spec_resources *r, struct cg_plan *ret,
-			  struct ocr_error *err)
+int cgroup_fs_update_plan(const char *dir, const struct spec_resources *r, struct cg_plan *ret, struct ocr_error *err)
 {
 	cleanup_free char *memory_max = read_cg(dir, "memory.max");
 	cleanup_free char *cpu_max = read_cg(dir, "cpu.max");
@@ -451,7 +451,8 @@ int cgroup_fs_freeze_dir(const char *dir, bool frozen, struct ocr_error *err)
 {
 	if (write_cg(dir, "cgroup.freeze", frozen ? "1" : "0") < 0) {
 		if (errno == ENOENT)
-			return ocr_fail(err, ENOTSUP, "`%s/cgroup.freeze` does not exist (the cgroup v2 freezer needs Linux 5.2)",
+			return ocr_fail(err, ENOTSUP,
+					"`%s/cgroup.freeze` does not exist (the cgroup v2 freezer needs Linux 5.2)",
 					dir);
 		return ocr_fail_errno(err, "write `%s/cgroup.freeze`", dir);
 	}
@@ -582,11 +583,12 @@ static json_t *memory_stats(const char *dir)
 	json_t *raw = read_flat_keyed(dir, "memory.stat");
 	json_t *events = read_flat_keyed(dir, "memory.events");
 	json_int_t unlimited = (json_int_t)INT64_MAX;
-	json_t *o = json_pack("{s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}", "cache", key_value(raw, "file"), "usage",
-			      "limit", read_number(dir, "memory.max", unlimited), "usage",
-			      read_number(dir, "memory.current", 0), "max", read_number(dir, "memory.peak", 0), "failcnt",
-			      key_value(events, "max"), "swap", "limit", read_number(dir, "memory.swap.max", unlimited),
-			      "usage", read_number(dir, "memory.swap.current", 0), "raw", raw);
+	json_t *o =
+		json_pack("{s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I},s:o}", "cache", key_value(raw, "file"), "usage",
+			  "limit", read_number(dir, "memory.max", unlimited), "usage",
+			  read_number(dir, "memory.current", 0), "max", read_number(dir, "memory.peak", 0), "failcnt",
+			  key_value(events, "max"), "swap", "limit", read_number(dir, "memory.swap.max", unlimited),
+			  "usage", read_number(dir, "memory.swap.current", 0), "raw", raw);
 	json_decref(events);
 	return o;
 }
@@ -642,9 +644,10 @@ static json_t *hugetlb_stats(const char *dir)
 		snprintf(file, sizeof(file), "hugetlb.%s.events", size);
 		events = read_flat_keyed(dir, file);
 		snprintf(file, sizeof(file), "hugetlb.%s.max", size);
-		json_object_set_new(o, size, json_pack("{s:I,s:I,s:I}", "usage", read_number(dir, de->d_name, 0), "max",
-						       read_number(dir, file, (json_int_t)INT64_MAX), "failcnt",
-						       key_value(events, "max")));
+		json_object_set_new(o, size,
+				    json_pack("{s:I,s:I,s:I}", "usage", read_number(dir, de->d_name, 0), "max",
+					      read_number(dir, file, (json_int_t)INT64_MAX), "failcnt",
+					      key_value(events, "max")));
 		json_decref(events);
 	}
 	return o;
@@ -657,8 +660,8 @@ int cgroup_fs_stats_dir(const char *dir, json_t **ret, struct ocr_error *err)
 	if (stat(dir, &st) < 0)
 		return ocr_fail_errno(err, "cgroup `%s`", dir);
 	*ret = json_pack("{s:o,s:o,s:{s:I,s:I},s:o,s:o}", "cpu", cpu_stats(dir), "memory", memory_stats(dir), "pids",
-			 "current", read_number(dir, "pids.current", 0), "limit", read_number(dir, "pids.max", 0), "blkio",
-			 io_stats(dir), "hugetlb", hugetlb_stats(dir));
+			 "current", read_number(dir, "pids.current", 0), "limit", read_number(dir, "pids.max", 0),
+			 "blkio", io_stats(dir), "hugetlb", hugetlb_stats(dir));
 	if (*ret == NULL)
 		return ocr_fail(err, ENOMEM, "encode stats of `%s`", dir);
 	return 0;
@@ -669,8 +672,7 @@ int cgroup_fs_stats_dir(const char *dir, json_t **ret, struct ocr_error *err)
 /* linux.cgroupsPath to a directory: absolute paths start at the cgroup v2
  * mount, relative ones (and the default, the container id) at BASE, the
  * subtree we were given. runc's "slice:prefix:name" becomes prefix-name. */
-static int fs_target(const struct ocr_cgroup *cg, const char *mnt, const char *base, char **ret,
-		     struct ocr_error *err)
+static int fs_target(const struct ocr_cgroup *cg, const char *mnt, const char *base, char **ret, struct ocr_error *err)
 {
 	const char *p = cg->cgroups_path;
 	cleanup_free char *rel = NULL;
@@ -680,7 +682,8 @@ static int fs_target(const struct ocr_cgroup *cg, const char *mnt, const char *b
 	} else if (strchr(p, ':') != NULL) {
 		const char *c1 = strchr(p, ':'), *c2 = strchr(c1 + 1, ':');
 		if (c2 == NULL || strchr(c2 + 1, ':') != NULL)
-			return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` is neither a path nor slice:prefix:name", p);
+			return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` is neither a path nor slice:prefix:name",
+					p);
 		rel = c2 - c1 - 1 > 0 ? xasprintf("%.*s-%s", (int)(c2 - c1 - 1), c1 + 1, c2 + 1) : xstrdup(c2 + 1);
 		if (rel[0] == '\0' || strchr(rel, '/'))
 			return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s`: bad name part", p);
@@ -762,7 +765,8 @@ static int fs_create(struct ocr_cgroup *cg, pid_t pid, struct ocr_error *err)
 	if (fs_target(cg, mnt, base, &target, err) < 0)
 		return -1;
 	if (!str_has_prefix(target, mnt) || strcmp(target, mnt) == 0 || strcmp(target, base) == 0)
-		return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` is not a cgroup of its own below `%s`", target, base);
+		return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s` is not a cgroup of its own below `%s`", target,
+				base);
 	if (has_procs(target))
 		return ocr_fail(err, EBUSY, "cgroup `%s` already has processes (another container?)", target);
 	if (make_dirs(mnt, target, err) < 0)
@@ -819,6 +823,13 @@ static int fs_destroy(struct ocr_cgroup *cg, struct ocr_error *err)
 }
 
 const struct cgroup_backend cgroup_fs_backend = {
-	.name = "cgroupfs", .create = fs_create, .enter = fs_enter, .update = fs_update, .freeze = fs_freeze,
-	.kill = fs_kill, .pids = fs_pids, .stats = fs_stats, .destroy = fs_destroy,
+	.name = "cgroupfs",
+	.create = fs_create,
+	.enter = fs_enter,
+	.update = fs_update,
+	.freeze = fs_freeze,
+	.kill = fs_kill,
+	.pids = fs_pids,
+	.stats = fs_stats,
+	.destroy = fs_destroy,
 };

@@ -126,8 +126,7 @@ static void warn_ignored(const struct ocr_ctx *ctx, const struct spec_resources 
 	cg_plan_clear(&plan);
 }
 
-int container_update(const struct ocr_ctx *ctx, const char *id, const struct spec_resources *r,
-		     struct ocr_error *err)
+int container_update(const struct ocr_ctx *ctx, const char *id, const struct spec_resources *r, struct ocr_error *err)
 {
 	struct target t;
 	int rc = -1;

@@ -15,12 +15,11 @@ int container_pause(const struct ocr_ctx *ctx, const char *id, struct ocr_error 
 int container_resume(const struct ocr_ctx *ctx, const char *id, struct ocr_error *err);
 
 /* Apply R to the running container's cgroup (fields left unset stay). */
-int container_update(const struct ocr_ctx *ctx, const char *id, const struct spec_resources *r,
-		     struct ocr_error *err);
+int container_update(const struct ocr_ctx *ctx, const char *id, const struct spec_resources *r, struct ocr_error *err);
 
 struct events_opts {
-	bool stats_once;        /* --stats: one stats object, then return */
-	unsigned interval_ms;   /* between stats objects (default 5000) */
+	bool stats_once; /* --stats: one stats object, then return */
+	unsigned interval_ms; /* between stats objects (default 5000) */
 };
 
 /* runc's event stream on OUT, one JSON object a line:

@@ -15,8 +15,8 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } controller_names[] = {
-	{CG_CPU, "cpu"},         {CG_CPUSET, "cpuset"}, {CG_IO, "io"},     {CG_MEMORY, "memory"},
-	{CG_PIDS, "pids"},       {CG_HUGETLB, "hugetlb"}, {CG_RDMA, "rdma"}, {CG_MISC, "misc"},
+	{CG_CPU, "cpu"},   {CG_CPUSET, "cpuset"},   {CG_IO, "io"},     {CG_MEMORY, "memory"},
+	{CG_PIDS, "pids"}, {CG_HUGETLB, "hugetlb"}, {CG_RDMA, "rdma"}, {CG_MISC, "misc"},
 };
 
 const char *cg_controller_name(unsigned bit)
@@ -110,11 +110,12 @@ int cg_swap_to_v2(int64_t swap, int64_t limit, int64_t *ret, struct ocr_error *e
 		return 0;
 	}
 	if (swap < -1)
-		return ocr_fail(err, EINVAL, "linux.resources.memory.swap: %" PRId64 " is not a limit (use -1 for unlimited)",
-				swap);
-	if (limit == 0 || limit == -1)
 		return ocr_fail(err, EINVAL,
-				"linux.resources.memory.swap: a swap limit needs a memory limit (set memory.limit too)");
+				"linux.resources.memory.swap: %" PRId64 " is not a limit (use -1 for unlimited)", swap);
+	if (limit == 0 || limit == -1)
+		return ocr_fail(
+			err, EINVAL,
+			"linux.resources.memory.swap: a swap limit needs a memory limit (set memory.limit too)");
 	if (limit < 0)
 		return ocr_fail(err, EINVAL, "linux.resources.memory.limit: %" PRId64 " is not a limit", limit);
 	if (swap < limit)
@@ -132,8 +133,8 @@ int cg_unified_key_check(const char *key, unsigned *ret_controller, struct ocr_e
 	unsigned c;
 
 	if (strchr(key, '/') != NULL || strstr(key, "..") != NULL)
-		return ocr_fail(err, EINVAL, "linux.resources.unified: key `%.200s` must be a file name (no `/`, no `..`)",
-				key);
+		return ocr_fail(err, EINVAL,
+				"linux.resources.unified: key `%.200s` must be a file name (no `/`, no `..`)", key);
 	if (key[strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_.")] != '\0' || dot == NULL || dot == key ||
 	    dot[1] == '\0')
 		return ocr_fail(err, EINVAL,
@@ -142,10 +143,11 @@ int cg_unified_key_check(const char *key, unsigned *ret_controller, struct ocr_e
 				key);
 	if ((size_t)(dot - key) == strlen("cgroup") && memcmp(key, "cgroup", 6) == 0) {
 		if (strcmp(key, "cgroup.max.depth") != 0 && strcmp(key, "cgroup.max.descendants") != 0)
-			return ocr_fail(err, EINVAL,
-					"linux.resources.unified: `%s` is managed by the runtime "
-					"(of the cgroup.* files only cgroup.max.depth and cgroup.max.descendants may be set)",
-					key);
+			return ocr_fail(
+				err, EINVAL,
+				"linux.resources.unified: `%s` is managed by the runtime "
+				"(of the cgroup.* files only cgroup.max.depth and cgroup.max.descendants may be set)",
+				key);
 		*ret_controller = 0;
 		return 0;
 	}
@@ -159,8 +161,8 @@ int cg_unified_key_check(const char *key, unsigned *ret_controller, struct ocr_e
 
 /* ---- building a plan --------------------------------------------------- */
 
-__attribute__((format(printf, 5, 6)))
-static void add_write(struct cg_plan *p, const char *file, unsigned controller, const char *field, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void add_write(struct cg_plan *p, const char *file, unsigned controller,
+							    const char *field, const char *fmt, ...)
 {
 	struct cg_write *w;
 	va_list ap;
@@ -269,7 +271,8 @@ static void plan_cpu(const struct spec_resources *r, const struct cg_current *cu
 		else
 			current_quota(cur, q, sizeof(q));
 		if (period)
-			add_write(p, "cpu.max", CG_CPU, quota ? "cpu.quota" : "cpu.period", "%s %" PRIu64, q, c->period.v);
+			add_write(p, "cpu.max", CG_CPU, quota ? "cpu.quota" : "cpu.period", "%s %" PRIu64, q,
+				  c->period.v);
 		else
 			add_write(p, "cpu.max", CG_CPU, "cpu.quota", "%s", q);
 	}
@@ -338,7 +341,8 @@ static int plan_hugepages(const struct spec_resources *r, struct cg_plan *p, str
 		if (digits == 0 || digits > 8 || strchr("KMGT", size[digits]) == NULL || size[digits] == '\0' ||
 		    strcmp(size + digits + 1, "B") != 0)
 			return ocr_fail(err, EINVAL,
-					"linux.resources.hugepageLimits[%zu].pageSize: `%.64s` is not a page size like 2MB or 1GB",
+					"linux.resources.hugepageLimits[%zu].pageSize: `%.64s` is not a page size like "
+					"2MB or 1GB",
 					i, size);
 		snprintf(file, sizeof(file), "hugetlb.%s.max", size);
 		snprintf(f, sizeof(f), "hugepageLimits[%zu]", i);
@@ -356,8 +360,8 @@ static int plan_unified(const struct spec_resources *r, struct cg_plan *p, struc
 		if (cg_unified_key_check(kv->key, &c, err) < 0)
 			return -1;
 		if (strlen(kv->value) > CG_MAX_UNIFIED_VALUE)
-			return ocr_fail(err, EINVAL, "linux.resources.unified[\"%s\"]: value longer than %d bytes", kv->key,
-					CG_MAX_UNIFIED_VALUE);
+			return ocr_fail(err, EINVAL, "linux.resources.unified[\"%s\"]: value longer than %d bytes",
+					kv->key, CG_MAX_UNIFIED_VALUE);
 		snprintf(f, sizeof(f), "unified[\"%s\"]", kv->key);
 		add_write(p, kv->key, c, f, "%s", kv->value);
 	}

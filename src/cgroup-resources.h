@@ -35,26 +35,26 @@ char *cg_controllers_format(unsigned bits);
 
 /* One write into the container's cgroup. */
 struct cg_write {
-	char *file;    /* "memory.max" */
-	char *value;   /* "268435456" */
-	char *field;   /* what asked for it: "linux.resources.memory.limit" */
-	unsigned controller;  /* CG_* bit, 0 for cgroup.* files */
+	char *file; /* "memory.max" */
+	char *value; /* "268435456" */
+	char *field; /* what asked for it: "linux.resources.memory.limit" */
+	unsigned controller; /* CG_* bit, 0 for cgroup.* files */
 };
 
 struct cg_plan {
 	struct cg_write *writes;
 	size_t n_writes;
-	char **ignored;  /* spec fields cgroup v2 cannot express */
+	char **ignored; /* spec fields cgroup v2 cannot express */
 	size_t n_ignored;
-	unsigned controllers;  /* union of the writes' controllers */
+	unsigned controllers; /* union of the writes' controllers */
 };
 
 /* What the cgroup holds now, for partial updates (update --cpu-period
  * alone keeps the quota; --memory-swap alone needs the memory limit).
  * NULL members: unknown (create). */
 struct cg_current {
-	const char *memory_max;  /* content of memory.max */
-	const char *cpu_max;     /* content of cpu.max */
+	const char *memory_max; /* content of memory.max */
+	const char *cpu_max; /* content of cpu.max */
 };
 
 /* Build the plan for R (may be NULL: empty plan). Invalid combinations
@@ -67,8 +67,8 @@ void cg_plan_clear(struct cg_plan *p);
 bool cg_plan_requested(const struct cg_plan *p);
 
 /* The conversions runc and crun use. */
-uint64_t cg_shares_to_weight(uint64_t shares);      /* cpu.shares 2..262144 -> cpu.weight 1..10000 */
-uint64_t cg_blkio_weight_to_io(uint64_t weight);    /* blkio 10..1000 -> io.weight 1..10000 */
+uint64_t cg_shares_to_weight(uint64_t shares); /* cpu.shares 2..262144 -> cpu.weight 1..10000 */
+uint64_t cg_blkio_weight_to_io(uint64_t weight); /* blkio 10..1000 -> io.weight 1..10000 */
 /* memory.swap (memory+swap, v1) -> memory.swap.max; -1 means "max". */
 int cg_swap_to_v2(int64_t swap, int64_t limit, int64_t *ret, struct ocr_error *err);
 /* A linux.resources.unified key: "<controller>.<file>", no '/', no "..";
@@ -77,15 +77,14 @@ int cg_unified_key_check(const char *key, unsigned *ret_controller, struct ocr_e
 
 /* systemd unit properties that express some writes of a plan. */
 struct cg_property {
-	const char *name;   /* "MemoryMax" */
-	char type;          /* 't' (uint64) or 'y' (byte array, "ay") */
-	uint64_t u;         /* UINT64_MAX = infinity */
+	const char *name; /* "MemoryMax" */
+	char type; /* 't' (uint64) or 'y' (byte array, "ay") */
+	uint64_t u; /* UINT64_MAX = infinity */
 	uint8_t *bytes;
 	size_t n_bytes;
 };
 
-int cg_plan_to_properties(const struct cg_plan *p, struct cg_property **ret, size_t *ret_n,
-			  struct ocr_error *err);
+int cg_plan_to_properties(const struct cg_plan *p, struct cg_property **ret, size_t *ret_n, struct ocr_error *err);
 void cg_properties_free(struct cg_property *props, size_t n);
 /* "0-3,8" -> bitmask bytes as systemd's AllowedCPUs wants them. */
 int cg_cpuset_to_mask(const char *list, uint8_t **ret, size_t *ret_n, struct ocr_error *err);

@@ -60,7 +60,10 @@ static const struct {
 	const char *name;
 	size_t offset;
 } sdbus_symbols[] = {
-#define SYM(n, f) {n, offsetof(struct sdbus, f)}
+#define SYM(n, f)                            \
+	{                                    \
+		n, offsetof(struct sdbus, f) \
+	}
 	SYM("sd_bus_open_user", open_user),
 	SYM("sd_bus_open_system", open_system),
 	SYM("sd_bus_flush_close_unref", flush_close_unref),
@@ -103,12 +106,14 @@ static int sdbus_open(struct sdbus *b, bool user_bus, struct ocr_error *err)
 	memset(b, 0, sizeof(*b));
 	b->handle = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
 	if (b->handle == NULL)
-		return ocr_fail(err, ENOENT, "systemd cgroup manager: cannot load libsystemd.so.0 (%s); install libsystemd0",
+		return ocr_fail(err, ENOENT,
+				"systemd cgroup manager: cannot load libsystemd.so.0 (%s); install libsystemd0",
 				dlerror());
 	for (size_t i = 0; i < ARRAY_SIZE(sdbus_symbols); i++) {
 		void *sym = dlsym(b->handle, sdbus_symbols[i].name);
 		if (sym == NULL) {
-			ocr_fail(err, ENOSYS, "systemd cgroup manager: libsystemd.so.0 has no %s", sdbus_symbols[i].name);
+			ocr_fail(err, ENOSYS, "systemd cgroup manager: libsystemd.so.0 has no %s",
+				 sdbus_symbols[i].name);
 			sdbus_close(b);
 			return -1;
 		}
@@ -118,8 +123,9 @@ static int sdbus_open(struct sdbus *b, bool user_bus, struct ocr_error *err)
 	if (r < 0) {
 		b->bus = NULL;
 		sdbus_close(b);
-		return sdbus_fail(err, r, user_bus ? "connect to the user's systemd (D-Bus session bus)"
-						   : "connect to systemd (D-Bus system bus)");
+		return sdbus_fail(err, r,
+				  user_bus ? "connect to the user's systemd (D-Bus session bus)"
+					   : "connect to systemd (D-Bus system bus)");
 	}
 	return 0;
 }
@@ -143,8 +149,8 @@ static bool error_is(const sd_bus_error *e, const char *name)
 
 struct job_wait {
 	struct sdbus *b;
-	char *path;    /* the job we wait for */
-	char *result;  /* JobRemoved's result once seen */
+	char *path; /* the job we wait for */
+	char *result; /* JobRemoved's result once seen */
 };
 
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -264,10 +270,11 @@ static int parse_scope_name(const struct ocr_cgroup *cg, bool user_bus, struct s
 	cleanup_free char *name = NULL;
 
 	if (p[0] != '\0' && (c2 == NULL || strchr(c2 + 1, ':') != NULL))
-		return ocr_fail(err, EINVAL,
-				"linux.cgroupsPath: `%s` is not of the form slice:prefix:name, which the systemd cgroup "
-				"manager needs (or use --cgroup-manager cgroupfs)",
-				p);
+		return ocr_fail(
+			err, EINVAL,
+			"linux.cgroupsPath: `%s` is not of the form slice:prefix:name, which the systemd cgroup "
+			"manager needs (or use --cgroup-manager cgroupfs)",
+			p);
 	if (p[0] != '\0') {
 		slice = xasprintf("%.*s", (int)(c1 - p), p);
 		prefix = xasprintf("%.*s", (int)(c2 - c1 - 1), c1 + 1);
@@ -284,8 +291,8 @@ static int parse_scope_name(const struct ocr_cgroup *cg, bool user_bus, struct s
 		name = xstrdup(cg->id);
 	}
 	if (strchr(slice, '/') || strchr(name, '/') || strchr(prefix, '/') || !ends_with(slice, ".slice"))
-		return ocr_fail(err, EINVAL, "linux.cgroupsPath: `%s`: the slice must end in .slice, and no part may hold `/`",
-				p);
+		return ocr_fail(err, EINVAL,
+				"linux.cgroupsPath: `%s`: the slice must end in .slice, and no part may hold `/`", p);
 	ret->slice = steal_pointer(&slice);
 	if (ends_with(name, ".scope"))
 		ret->unit = steal_pointer(&name);
@@ -397,8 +404,8 @@ out:
 
 /* A simple call "METHOD(SIG...)" without a job; NoSuchUnit is no error
  * when IGNORE_MISSING. */
-static int simple_call(struct sdbus *b, const char *method, const char *unit, bool ignore_missing,
-		       sd_bus_message *m, struct ocr_error *err)
+static int simple_call(struct sdbus *b, const char *method, const char *unit, bool ignore_missing, sd_bus_message *m,
+		       struct ocr_error *err)
 {
 	sd_bus_error e = {NULL, NULL, 0};
 	sd_bus_message *reply = NULL;
@@ -606,7 +613,8 @@ static int sd_destroy(struct ocr_cgroup *cg, struct ocr_error *err)
 	/* Without the bus the scope still goes: systemd collects a scope
 	 * once its cgroup is empty. */
 	if (sdbus_open(&b, use_user_bus(cg), &ignored) < 0) {
-		ocr_debug(&cg->ctx->log, "delete: %s; the emptied scope `%s` is left to systemd", ignored.msg, cg->unit);
+		ocr_debug(&cg->ctx->log, "delete: %s; the emptied scope `%s` is left to systemd", ignored.msg,
+			  cg->unit);
 		return 0;
 	}
 	rc = stop_unit(&b, cg->unit, err);
@@ -619,6 +627,13 @@ static int sd_destroy(struct ocr_cgroup *cg, struct ocr_error *err)
 }
 
 const struct cgroup_backend cgroup_systemd_backend = {
-	.name = "systemd", .create = sd_create, .enter = sd_enter, .update = sd_update, .freeze = sd_freeze,
-	.kill = sd_kill, .pids = sd_pids, .stats = sd_stats, .destroy = sd_destroy,
+	.name = "systemd",
+	.create = sd_create,
+	.enter = sd_enter,
+	.update = sd_update,
+	.freeze = sd_freeze,
+	.kill = sd_kill,
+	.pids = sd_pids,
+	.stats = sd_stats,
+	.destroy = sd_destroy,
 };

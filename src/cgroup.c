@@ -11,13 +11,13 @@
 #include "cgroup-resources.h"
 #include "utils.h"
 
-#define FIX_DELEGATE                                                                                      \
-	"run the runtime in a cgroup v2 subtree delegated to you (a systemd user session, or "             \
+#define FIX_DELEGATE                                                                           \
+	"run the runtime in a cgroup v2 subtree delegated to you (a systemd user session, or " \
 	"`systemd-run --user --scope -p Delegate=yes ...`)"
-#define FIX_DROPIN                                                                                        \
-	"create /etc/systemd/system/user@.service.d/delegate.conf with the lines `[Service]` and "          \
+#define FIX_DROPIN                                                                                 \
+	"create /etc/systemd/system/user@.service.d/delegate.conf with the lines `[Service]` and " \
 	"`Delegate=cpu cpuset io memory pids`, run `systemctl daemon-reload` and log in again"
-#define STRICT_HINT                                                                                       \
+#define STRICT_HINT \
 	"set " CGROUP_STRICT_ENV "=1 or the annotation " CGROUP_STRICT_ANNOTATION "=true to make this an error"
 
 /* ---- the disabled manager ------------------------------------------------- */
@@ -70,8 +70,14 @@ static int disabled_destroy(struct ocr_cgroup *cg, struct ocr_error *err)
 }
 
 static const struct cgroup_backend disabled_backend = {
-	.name = "disabled", .create = disabled_create, .enter = disabled_create, .update = disabled_update,
-	.freeze = disabled_freeze, .kill = disabled_kill, .pids = disabled_pids, .stats = disabled_stats,
+	.name = "disabled",
+	.create = disabled_create,
+	.enter = disabled_create,
+	.update = disabled_update,
+	.freeze = disabled_freeze,
+	.kill = disabled_kill,
+	.pids = disabled_pids,
+	.stats = disabled_stats,
 	.destroy = disabled_destroy,
 };
 
@@ -151,8 +157,8 @@ bool cgroup_resources_requested(const struct spec_resources *r)
 
 /* What the host offers, for messages. */
 struct host_cgroups {
-	char *mount;   /* cgroup v2 mount, NULL when none */
-	bool unified;  /* cgroup v2 only (not hybrid) */
+	char *mount; /* cgroup v2 mount, NULL when none */
+	bool unified; /* cgroup v2 only (not hybrid) */
 };
 
 static void host_cgroups_clear(struct host_cgroups *h)
@@ -184,9 +190,11 @@ static char *limits_message(const struct ocr_ctx *ctx, const struct host_cgroups
 		ctls = cg_controllers_format(lost);
 		if (h->mount == NULL || !h->unified)
 			snprintf(part, sizeof(part),
-				 "cgroup v1/hybrid host: linux.resources limits (%s) are not applied (%s); limits need a "
+				 "cgroup v1/hybrid host: linux.resources limits (%s) are not applied (%s); limits need "
+				 "a "
 				 "host with cgroup v2 only (systemd.unified_cgroup_hierarchy=1)",
-				 ctls[0] ? ctls : "cgroup", no_cgroup_reason ? no_cgroup_reason : "cgroup v2 has no such controller here");
+				 ctls[0] ? ctls : "cgroup",
+				 no_cgroup_reason ? no_cgroup_reason : "cgroup v2 has no such controller here");
 		else if (no_cgroup_reason)
 			snprintf(part, sizeof(part), "linux.resources limits (%s) are not applied: %s; " FIX_DELEGATE,
 				 ctls[0] ? ctls : "cgroup", no_cgroup_reason);
@@ -197,7 +205,8 @@ static char *limits_message(const struct ocr_ctx *ctx, const struct host_cgroups
 				 ctls, (unsigned)ctx->euid, cg->path);
 		else
 			snprintf(part, sizeof(part),
-				 "controllers %s are not available in cgroup `%s` (systemd delegates only cpu, cpuset, io, "
+				 "controllers %s are not available in cgroup `%s` (systemd delegates only cpu, cpuset, "
+				 "io, "
 				 "memory and pids), so those linux.resources limits are not applied",
 				 ctls, cg->path);
 		append(msg, sizeof(msg), "; ", part);
@@ -280,8 +289,9 @@ static size_t candidates(const struct ocr_ctx *ctx, const struct host_cgroups *h
 		if (cgroup_fs_own_writable(&base))
 			c[n++] = &cgroup_fs_backend;
 		else if (n == 0 && cgroup_fs_pid_dir(0, &own, &ignored) == 0)
-			snprintf(reason, len, "our cgroup `%s` is not writable by uid %u and there is no systemd user bus",
-				 own, (unsigned)ctx->euid);
+			snprintf(reason, len,
+				 "our cgroup `%s` is not writable by uid %u and there is no systemd user bus", own,
+				 (unsigned)ctx->euid);
 		else if (n == 0)
 			snprintf(reason, len, "no writable cgroup v2 and no systemd user bus");
 		break;
@@ -292,8 +302,8 @@ static size_t candidates(const struct ocr_ctx *ctx, const struct host_cgroups *h
 /* Try each candidate; on success *RET is the cgroup, else NULL with
  * REASON (and ERR) saying why the last one failed. */
 static int try_create(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, pid_t pid,
-		      const struct cg_plan *plan, const struct cgroup_backend **c, size_t n, char *reason,
-		      size_t len, struct ocr_cgroup **ret, struct ocr_error *err)
+		      const struct cg_plan *plan, const struct cgroup_backend **c, size_t n, char *reason, size_t len,
+		      struct ocr_cgroup **ret, struct ocr_error *err)
 {
 	*ret = NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -326,8 +336,8 @@ static int try_create(const struct ocr_ctx *ctx, const char *id, const struct sp
 	return n > 0 ? -1 : 0;
 }
 
-int cgroup_create(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, pid_t pid,
-		  json_t *state_extra, struct ocr_cgroup **ret, struct ocr_error *err)
+int cgroup_create(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, pid_t pid, json_t *state_extra,
+		  struct ocr_cgroup **ret, struct ocr_error *err)
 {
 	const struct spec_resources *r = spec->linux_ ? spec->linux_->resources : NULL;
 	const struct cgroup_backend *c[2];
@@ -431,13 +441,15 @@ int cgroup_update(struct ocr_cgroup *cg, const struct spec_resources *r, struct 
 		bool multi = strchr(ctls, ',') != NULL;
 
 		if (cgroup_fs_mount(&mnt, &unified, &ignored) == 0 && !unified)
-			return ocr_fail(err, ENOTSUP,
-					"cgroup v1/hybrid host: cgroup `%s` has no %s controller%s (the v1 controllers are "
-					"not usable rootless); limits need a host with cgroup v2 only "
-					"(systemd.unified_cgroup_hierarchy=1)",
-					cg->path, ctls, multi ? "s" : "");
-		return ocr_fail(err, ENOTSUP, "cgroup `%s` has no %s controller%s (not delegated to uid %u); " FIX_DROPIN,
-				cg->path, ctls, multi ? "s" : "", (unsigned)cg->ctx->euid);
+			return ocr_fail(
+				err, ENOTSUP,
+				"cgroup v1/hybrid host: cgroup `%s` has no %s controller%s (the v1 controllers are "
+				"not usable rootless); limits need a host with cgroup v2 only "
+				"(systemd.unified_cgroup_hierarchy=1)",
+				cg->path, ctls, multi ? "s" : "");
+		return ocr_fail(err, ENOTSUP,
+				"cgroup `%s` has no %s controller%s (not delegated to uid %u); " FIX_DROPIN, cg->path,
+				ctls, multi ? "s" : "", (unsigned)cg->ctx->euid);
 	}
 	for (char **u = cg->unapplied; u && *u; u++)
 		append(msg, sizeof(msg), ", ", *u);

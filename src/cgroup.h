@@ -15,7 +15,7 @@
 struct ocr_cgroup;
 
 struct cgroup_backend {
-	const char *name;  /* "systemd", "cgroupfs", "disabled" */
+	const char *name; /* "systemd", "cgroupfs", "disabled" */
 	int (*create)(struct ocr_cgroup *cg, pid_t pid, struct ocr_error *err);
 	int (*enter)(struct ocr_cgroup *cg, pid_t pid, struct ocr_error *err);
 	int (*update)(struct ocr_cgroup *cg, const struct spec_resources *r, struct ocr_error *err);
@@ -32,17 +32,17 @@ struct ocr_cgroup {
 	const struct cgroup_backend *backend;
 	const struct ocr_ctx *ctx;
 	char *id;
-	char *path;       /* absolute cgroupfs path when there is one */
-	char *unit;       /* systemd unit name when there is one */
-	void *priv;       /* backend data */
+	char *path; /* absolute cgroupfs path when there is one */
+	char *unit; /* systemd unit name when there is one */
+	void *priv; /* backend data */
 	/* Set by cgroup.c for create: */
-	const char *cgroups_path;    /* linux.cgroupsPath, may be NULL */
-	const struct cg_plan *plan;  /* the converted linux.resources */
+	const char *cgroups_path; /* linux.cgroupsPath, may be NULL */
+	const struct cg_plan *plan; /* the converted linux.resources */
 	/* Filled by a backend's create/update: */
-	unsigned missing;  /* controllers the plan needs that the cgroup lacks */
-	char **unapplied;  /* fields whose file does not exist (NULL-terminated) */
-	char *bus;         /* systemd: "user" or "system" */
-	char *reason;      /* disabled: why there is no cgroup */
+	unsigned missing; /* controllers the plan needs that the cgroup lacks */
+	char **unapplied; /* fields whose file does not exist (NULL-terminated) */
+	char *bus; /* systemd: "user" or "system" */
+	char *reason; /* disabled: why there is no cgroup */
 };
 
 /* Choose a manager (ctx->cgroup_manager, then what the host offers), make
@@ -50,8 +50,8 @@ struct ocr_cgroup {
  * Rootless with no limits asked: a cgroup that cannot be made is a debug
  * line and the disabled manager. Records what it made into STATE_EXTRA
  * (member "cgroup") for later invocations. */
-int cgroup_create(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, pid_t pid,
-		  json_t *state_extra, struct ocr_cgroup **ret, struct ocr_error *err);
+int cgroup_create(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, pid_t pid, json_t *state_extra,
+		  struct ocr_cgroup **ret, struct ocr_error *err);
 /* The manager recorded by cgroup_create (disabled when none). */
 int cgroup_load(const struct ocr_ctx *ctx, const char *id, json_t *state_extra, struct ocr_cgroup **ret,
 		struct ocr_error *err);
@@ -100,8 +100,7 @@ int cgroup_fs_apply(struct ocr_cgroup *cg, const char *dir, const struct cg_plan
 /* The plan for `update`: R merged with DIR's current values (a period
  * alone keeps the quota; swap alone uses the current memory limit), and
  * memory.checkBeforeUpdate checked against memory.current. */
-int cgroup_fs_update_plan(const char *dir, const struct spec_resources *r, struct cg_plan *ret,
-			  struct ocr_error *err);
+int cgroup_fs_update_plan(const char *dir, const struct spec_resources *r, struct cg_plan *ret, struct ocr_error *err);
 int cgroup_fs_enter_dir(const char *dir, pid_t pid, struct ocr_error *err);
 int cgroup_fs_freeze_dir(const char *dir, bool frozen, struct ocr_error *err);
 int cgroup_fs_kill_dir(const char *dir, int sig, struct ocr_error *err);

@@ -48,11 +48,20 @@ int cmd_bundle(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 
 	while ((c = cmd_getopt(argc, argv, "h", opts, "bundle", err)) != -1) {
 		switch (c) {
-		case OPT_IMAGE: o.image = optarg; break;
-		case OPT_CACHE: o.cache = optarg; break;
-		case OPT_ROOTLESS: o.rootless = true; break;
-		case 'h': cmd_print_help("bundle"); return 0;
-		default: return -1;
+		case OPT_IMAGE:
+			o.image = optarg;
+			break;
+		case OPT_CACHE:
+			o.cache = optarg;
+			break;
+		case OPT_ROOTLESS:
+			o.rootless = true;
+			break;
+		case 'h':
+			cmd_print_help("bundle");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 1, false, "bundle", err) < 0)
@@ -66,7 +75,7 @@ int cmd_bundle(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 	}
 	if (image_bundle(ctx, &o, err) < 0) {
 		if (o.progress)
-			fputs("\r\033[K", stderr);  /* a half-drawn line */
+			fputs("\r\033[K", stderr); /* a half-drawn line */
 		return -1;
 	}
 	return 0;

@@ -10,7 +10,6 @@
 #include "cmd.h"
 #include "utils.h"
 
-
 int cmd_pause(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	const char *id;
@@ -52,12 +51,26 @@ static int parse_bytes(const char *flag, const char *s, int64_t *ret, struct ocr
 	if (v < 0)
 		goto bad;
 	switch (tolower((unsigned char)*end)) {
-	case 'k': shift = 10; end++; break;
-	case 'm': shift = 20; end++; break;
-	case 'g': shift = 30; end++; break;
-	case 't': shift = 40; end++; break;
-	case '\0': break;
-	default: goto bad;
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+		shift = 40;
+		end++;
+		break;
+	case '\0':
+		break;
+	default:
+		goto bad;
 	}
 	if (shift && tolower((unsigned char)*end) == 'b')
 		end++;
@@ -88,44 +101,72 @@ static int read_resources(const char *file, struct spec_resources **ret, void **
 	cleanup_free char *data = NULL;
 	size_t len;
 
-	if (read_file_at(AT_FDCWD, strcmp(file, "-") == 0 ? "/dev/stdin" : file, SPEC_MAX_FILE_SIZE, &data, &len, err) < 0)
+	if (read_file_at(AT_FDCWD, strcmp(file, "-") == 0 ? "/dev/stdin" : file, SPEC_MAX_FILE_SIZE, &data, &len, err) <
+	    0)
 		return ocr_wrap(err, "update: --resources");
 	return spec_parse_resources(data, len, strcmp(file, "-") == 0 ? "<stdin>" : file, ret, ret_arena, err);
 }
 
 enum {
-	OPT_MEMORY = 256, OPT_MEMORY_RESERVATION, OPT_MEMORY_SWAP, OPT_KERNEL_MEMORY, OPT_KERNEL_MEMORY_TCP,
-	OPT_CPU_SHARES, OPT_CPU_QUOTA, OPT_CPU_PERIOD, OPT_CPU_RT_PERIOD, OPT_CPU_RT_RUNTIME, OPT_CPUSET_CPUS,
-	OPT_CPUSET_MEMS, OPT_PIDS_LIMIT, OPT_BLKIO_WEIGHT,
+	OPT_MEMORY = 256,
+	OPT_MEMORY_RESERVATION,
+	OPT_MEMORY_SWAP,
+	OPT_KERNEL_MEMORY,
+	OPT_KERNEL_MEMORY_TCP,
+	OPT_CPU_SHARES,
+	OPT_CPU_QUOTA,
+	OPT_CPU_PERIOD,
+	OPT_CPU_RT_PERIOD,
+	OPT_CPU_RT_RUNTIME,
+	OPT_CPUSET_CPUS,
+	OPT_CPUSET_MEMS,
+	OPT_PIDS_LIMIT,
+	OPT_BLKIO_WEIGHT,
 };
 
 /* One flag into R; 1 when it was not an update flag. */
 static int update_flag(int c, const char *arg, struct spec_resources *r, struct ocr_error *err)
 {
 	switch (c) {
-	case OPT_MEMORY: r->memory.limit.set = true; return parse_bytes("--memory", arg, &r->memory.limit.v, err);
+	case OPT_MEMORY:
+		r->memory.limit.set = true;
+		return parse_bytes("--memory", arg, &r->memory.limit.v, err);
 	case OPT_MEMORY_RESERVATION:
 		r->memory.reservation.set = true;
 		return parse_bytes("--memory-reservation", arg, &r->memory.reservation.v, err);
-	case OPT_MEMORY_SWAP: r->memory.swap.set = true; return parse_bytes("--memory-swap", arg, &r->memory.swap.v, err);
+	case OPT_MEMORY_SWAP:
+		r->memory.swap.set = true;
+		return parse_bytes("--memory-swap", arg, &r->memory.swap.v, err);
 	case OPT_KERNEL_MEMORY:
 		r->memory.kernel.set = true;
 		return parse_bytes("--kernel-memory", arg, &r->memory.kernel.v, err);
 	case OPT_KERNEL_MEMORY_TCP:
 		r->memory.kernel_tcp.set = true;
 		return parse_bytes("--kernel-memory-tcp", arg, &r->memory.kernel_tcp.v, err);
-	case OPT_CPU_SHARES: r->cpu.shares.set = true; return parse_u64_flag("--cpu-shares", arg, &r->cpu.shares.v, err);
-	case OPT_CPU_QUOTA: r->cpu.quota.set = true; return parse_i64_flag("--cpu-quota", arg, &r->cpu.quota.v, err);
-	case OPT_CPU_PERIOD: r->cpu.period.set = true; return parse_u64_flag("--cpu-period", arg, &r->cpu.period.v, err);
+	case OPT_CPU_SHARES:
+		r->cpu.shares.set = true;
+		return parse_u64_flag("--cpu-shares", arg, &r->cpu.shares.v, err);
+	case OPT_CPU_QUOTA:
+		r->cpu.quota.set = true;
+		return parse_i64_flag("--cpu-quota", arg, &r->cpu.quota.v, err);
+	case OPT_CPU_PERIOD:
+		r->cpu.period.set = true;
+		return parse_u64_flag("--cpu-period", arg, &r->cpu.period.v, err);
 	case OPT_CPU_RT_PERIOD:
 		r->cpu.realtime_period.set = true;
 		return parse_u64_flag("--cpu-rt-period", arg, &r->cpu.realtime_period.v, err);
 	case OPT_CPU_RT_RUNTIME:
 		r->cpu.realtime_runtime.set = true;
 		return parse_i64_flag("--cpu-rt-runtime", arg, &r->cpu.realtime_runtime.v, err);
-	case OPT_CPUSET_CPUS: r->cpu.cpus = (char *)arg; return 0;
-	case OPT_CPUSET_MEMS: r->cpu.mems = (char *)arg; return 0;
-	case OPT_PIDS_LIMIT: r->pids.limit.set = true; return parse_i64_flag("--pids-limit", arg, &r->pids.limit.v, err);
+	case OPT_CPUSET_CPUS:
+		r->cpu.cpus = (char *)arg;
+		return 0;
+	case OPT_CPUSET_MEMS:
+		r->cpu.mems = (char *)arg;
+		return 0;
+	case OPT_PIDS_LIMIT:
+		r->pids.limit.set = true;
+		return parse_i64_flag("--pids-limit", arg, &r->pids.limit.v, err);
 	case OPT_BLKIO_WEIGHT:
 		r->block_io.weight.set = true;
 		if (parse_u64_flag("--blkio-weight", arg, &r->block_io.weight.v, err) < 0)
@@ -182,8 +223,9 @@ int cmd_update(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 		return -1;
 	id = argv[optind];
 	if (file == NULL && n_flags == 0)
-		return ocr_fail(err, EINVAL, "update: nothing to change: give --resources FILE or a flag such as --memory "
-					     "(see `ocirt-rootless update --help`)");
+		return ocr_fail(err, EINVAL,
+				"update: nothing to change: give --resources FILE or a flag such as --memory "
+				"(see `ocirt-rootless update --help`)");
 	if (file) {
 		/* The file first; flags given as well override its fields. */
 		if (read_resources(file, &r, &arena, err) < 0)
@@ -245,13 +287,18 @@ int cmd_events(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 
 	while ((c = cmd_getopt(argc, argv, "h", opts, "events", err)) != -1) {
 		switch (c) {
-		case 's': o.stats_once = true; break;
+		case 's':
+			o.stats_once = true;
+			break;
 		case 'i':
 			if (parse_interval(optarg, &o.interval_ms, err) < 0)
 				return -1;
 			break;
-		case 'h': cmd_print_help("events"); return 0;
-		default: return -1;
+		case 'h':
+			cmd_print_help("events");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 1, false, "events", err) < 0)
@@ -279,8 +326,11 @@ int cmd_ps(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 				return ocr_fail(err, EINVAL, "ps: --format `%s` is not table or json", optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
-		case 'h': cmd_print_help("ps"); return 0;
-		default: return -1;
+		case 'h':
+			cmd_print_help("ps");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 1, true, "ps", err) < 0)

@@ -5,8 +5,16 @@
 #include "container.h"
 #include "utils.h"
 
-enum { OPT_PID_FILE = 256, OPT_CONSOLE_SOCKET, OPT_NO_PIVOT, OPT_NO_NEW_KEYRING, OPT_PRESERVE_FDS, OPT_LAYER, OPT_UPPER,
-       OPT_OVERLAY };
+enum {
+	OPT_PID_FILE = 256,
+	OPT_CONSOLE_SOCKET,
+	OPT_NO_PIVOT,
+	OPT_NO_NEW_KEYRING,
+	OPT_PRESERVE_FDS,
+	OPT_LAYER,
+	OPT_UPPER,
+	OPT_OVERLAY
+};
 enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU };
 
 static const struct option create_opts[] = {
@@ -52,13 +60,16 @@ static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
 		n->publish[k + 1] = NULL;
 		return 0;
 	}
-	case OPT_ALLOW_HOST_LOOPBACK: n->allow_host_loopback = true; return 0;
+	case OPT_ALLOW_HOST_LOOPBACK:
+		n->allow_host_loopback = true;
+		return 0;
 	case OPT_MTU:
 		if (network_parse_mtu(optarg, &mtu, err) < 0)
 			return ocr_wrap(err, "--mtu");
 		n->mtu = optarg;
 		return 0;
-	default: return ocr_fail(err, EINVAL, "bad option");
+	default:
+		return ocr_fail(err, EINVAL, "bad option");
 	}
 }
 
@@ -71,16 +82,26 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 
 	while ((c = cmd_getopt(argc, argv, is_run ? "b:dp:h" : "b:p:h", create_opts, verb, err)) != -1) {
 		switch (c) {
-		case 'b': o->bundle = optarg; break;
+		case 'b':
+			o->bundle = optarg;
+			break;
 		case 'd':
 			if (!is_run)
 				return ocr_fail(err, EINVAL, "create: unknown option `--detach`");
 			o->detach = true;
 			break;
-		case OPT_PID_FILE: o->pid_file = optarg; break;
-		case OPT_CONSOLE_SOCKET: o->console_socket = optarg; break;
-		case OPT_NO_PIVOT: o->no_pivot = true; break;
-		case OPT_NO_NEW_KEYRING: o->no_new_keyring = true; break;
+		case OPT_PID_FILE:
+			o->pid_file = optarg;
+			break;
+		case OPT_CONSOLE_SOCKET:
+			o->console_socket = optarg;
+			break;
+		case OPT_NO_PIVOT:
+			o->no_pivot = true;
+			break;
+		case OPT_NO_NEW_KEYRING:
+			o->no_new_keyring = true;
+			break;
 		case OPT_PRESERVE_FDS:
 			if (cmd_parse_int(optarg, "--preserve-fds", &o->preserve_fds, err) < 0)
 				return -1;
@@ -93,8 +114,12 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 			o->overlay.layers[n + 1] = NULL;
 			break;
 		}
-		case OPT_UPPER: o->overlay.upper = optarg; break;
-		case OPT_OVERLAY: o->overlay.mode = optarg; break;
+		case OPT_UPPER:
+			o->overlay.upper = optarg;
+			break;
+		case OPT_OVERLAY:
+			o->overlay.mode = optarg;
+			break;
 		case OPT_NETWORK:
 		case 'p':
 		case OPT_ALLOW_HOST_LOOPBACK:
@@ -102,8 +127,11 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 			if (parse_net_flag(c, &o->net, err) < 0)
 				return -1;
 			break;
-		case 'h': *help = true; return 0;
-		default: return -1;
+		case 'h':
+			*help = true;
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 1, false, verb, err) < 0)

@@ -24,7 +24,7 @@ static int port_list(struct ocr_ctx *ctx, const char *id, bool json, struct ocr_
 		return 0;
 	}
 	printf("%-4s %-5s %-28s %s\n", "ID", "PROTO", "HOST", "CONTAINER");
-	json_array_foreach(entries, i, e) {
+	json_array_foreach (entries, i, e) {
 		const char *h = json_string_value(json_object_get(e, "host_addr"));
 		const char *g = json_string_value(json_object_get(e, "guest_addr"));
 		bool v6 = h && strchr(h, ':');
@@ -58,8 +58,11 @@ int cmd_port(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 				return ocr_fail(err, EINVAL, "port: --format `%s` is not table or json", optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
-		case 'h': cmd_print_help("port"); return 0;
-		default: return -1;
+		case 'h':
+			cmd_print_help("port");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 2, true, "port", err) < 0)

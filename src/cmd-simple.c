@@ -8,7 +8,6 @@
 #include "container.h"
 #include "signals.h"
 
-
 int cmd_start(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 {
 	const char *id;
@@ -52,9 +51,14 @@ int cmd_list(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 				return ocr_fail(err, EINVAL, "list: --format `%s` is not table or json", optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
-		case 'q': quiet = true; break;
-		case 'h': cmd_print_help("list"); return 0;
-		default: return -1;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			cmd_print_help("list");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 0, false, "list", err) < 0)
@@ -74,9 +78,14 @@ int cmd_kill(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 
 	while ((c = cmd_getopt(argc, argv, "ah", opts, "kill", err)) != -1) {
 		switch (c) {
-		case 'a': all = true; break;
-		case 'h': cmd_print_help("kill"); return 0;
-		default: return -1;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			cmd_print_help("kill");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (argc - optind == 2) {
@@ -101,9 +110,14 @@ int cmd_delete(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 
 	while ((c = cmd_getopt(argc, argv, "fh", opts, "delete", err)) != -1) {
 		switch (c) {
-		case 'f': force = true; break;
-		case 'h': cmd_print_help("delete"); return 0;
-		default: return -1;
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			cmd_print_help("delete");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 1, false, "delete", err) < 0)

@@ -18,10 +18,17 @@ int cmd_spec(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 
 	while ((c = cmd_getopt(argc, argv, "b:h", opts, "spec", err)) != -1) {
 		switch (c) {
-		case 'b': bundle = optarg; break;
-		case 'r': rootless = true; break;
-		case 'h': cmd_print_help("spec"); return 0;
-		default: return -1;
+		case 'b':
+			bundle = optarg;
+			break;
+		case 'r':
+			rootless = true;
+			break;
+		case 'h':
+			cmd_print_help("spec");
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	if (cmd_positional(argc, argv, 0, false, "spec", err) < 0)

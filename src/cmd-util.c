@@ -4,8 +4,8 @@
 #include "cmd.h"
 #include "utils.h"
 
-int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
-	       const char *verb, struct ocr_error *err)
+int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
+	       struct ocr_error *err)
 {
 	int c;
 

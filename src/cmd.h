@@ -13,16 +13,16 @@ typedef int (*cmd_fn)(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_err
 struct cmd {
 	const char *name;
 	cmd_fn fn;
-	const char *usage;    /* "create [OPTIONS] ID" */
+	const char *usage; /* "create [OPTIONS] ID" */
 	const char *summary;
-	const char *help;     /* option lines */
+	const char *help; /* option lines */
 };
 
 /* Parse flags with getopt_long (permuting) and handle -h/--help. Returns
  * the getopt character, -1 at the end, or '?' on a bad flag (ERR filled).
  * Sets *HELP when --help was given. */
-int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
-	       const char *verb, struct ocr_error *err);
+int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *verb,
+	       struct ocr_error *err);
 /* Exactly N positional arguments remain (or at least N with MORE). */
 int cmd_positional(int argc, char **argv, int n, bool more, const char *verb, struct ocr_error *err);
 void cmd_print_help(const char *verb);
@@ -30,7 +30,10 @@ void cmd_print_help(const char *verb);
 int cmd_parse_id(const char *verb, int argc, char **argv, const char **ret_id, struct ocr_error *err);
 int cmd_parse_int(const char *s, const char *flag, int *ret, struct ocr_error *err);
 
-#define CMD_HELP_OPTION {"help", no_argument, NULL, 'h'}
+#define CMD_HELP_OPTION                        \
+	{                                      \
+		"help", no_argument, NULL, 'h' \
+	}
 
 int cmd_spec(struct ocr_ctx *, int, char **, struct ocr_error *);
 int cmd_create(struct ocr_ctx *, int, char **, struct ocr_error *);

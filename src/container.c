@@ -34,13 +34,13 @@ struct create_job {
 	bool dir_created;
 	pid_t stage1, init;
 	int sync_fd, listen_fd, console_fd;
-	int console_peer;  /* our end when we relay the pty ourselves (run -t) */
-	bool foreground;   /* run without -d: we stay and supervise */
-	bool hook_failed;  /* a lifecycle hook failed: poststop runs on abort */
-	int listen_fds;    /* socket activation fds passed on (LISTEN_FDS) */
-	char **env;        /* process.env plus LISTEN_* when passed on */
+	int console_peer; /* our end when we relay the pty ourselves (run -t) */
+	bool foreground; /* run without -d: we stay and supervise */
+	bool hook_failed; /* a lifecycle hook failed: poststop runs on abort */
+	int listen_fds; /* socket activation fds passed on (LISTEN_FDS) */
+	char **env; /* process.env plus LISTEN_* when passed on */
 	char listen_env[2][32];
-	char *config;      /* config.json as read, saved into the state dir */
+	char *config; /* config.json as read, saved into the state dir */
 	size_t config_len;
 	struct idmap_plan *plan;
 	struct ocr_cgroup *cg;
@@ -156,8 +156,9 @@ static int job_load(struct create_job *j, struct ocr_error *err)
 	if (j->spec->process == NULL)
 		return ocr_fail(err, EINVAL, "config.json: process: required to create a container");
 	if (j->spec->process->terminal && j->o->console_socket == NULL && !j->foreground)
-		return ocr_fail(err, EINVAL, "process.terminal is true: pass --console-socket "
-					     "(or set \"terminal\": false in config.json)");
+		return ocr_fail(err, EINVAL,
+				"process.terminal is true: pass --console-socket "
+				"(or set \"terminal\": false in config.json)");
 	job_listen_fds(j);
 	return 0;
 }
@@ -179,7 +180,7 @@ static int job_rootfs(struct create_job *j, struct ocr_error *err)
 	if (j->spec->root_path == NULL || j->spec->root_path[0] == '\0')
 		return ocr_fail(err, EINVAL, "config.json: root.path: required");
 	rootfs = j->spec->root_path[0] == '/' ? xstrdup(j->spec->root_path)
-					       : xasprintf("%s/%s", j->bundle, j->spec->root_path);
+					      : xasprintf("%s/%s", j->bundle, j->spec->root_path);
 	j->rootfs = realpath(rootfs, NULL);
 	if (j->rootfs == NULL)
 		return ocr_fail_errno(err, "config.json: root.path `%s`", rootfs);
@@ -277,8 +278,8 @@ static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 	return state_write(j->dirfd, &j->st, err);
 }
 
-static int run_hook_kind(const struct spec *spec, const struct ocr_ctx *ctx, enum spec_hook_kind kind,
-			 const char *json, struct ocr_error *err)
+static int run_hook_kind(const struct spec *spec, const struct ocr_ctx *ctx, enum spec_hook_kind kind, const char *json,
+			 struct ocr_error *err)
 {
 	return hooks_run(kind, spec->hooks.hooks[kind], spec->hooks.n_hooks[kind], json, &ctx->log, err);
 }
@@ -314,8 +315,7 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 			    run_hook_kind(j->spec, j->ctx, SPEC_HOOK_CREATE_RUNTIME, json, err) < 0) {
 				j->hook_failed = true;
 				rc = -1;
-			}
-			else
+			} else
 				rc = sync_send(j->sync_fd, SYNC_HOOKS_DONE, 0, NULL, err);
 			break;
 		}
@@ -340,9 +340,15 @@ static int job_spawn(struct create_job *j, struct ocr_error *err)
 {
 	int sv[2];
 	struct init_config ic = {
-		.ctx = j->ctx, .spec = j->spec, .rootfs = j->rootfs, .plan = j->plan,
-		.listen_fd = j->listen_fd, .console_fd = j->console_fd, .no_pivot = j->o->no_pivot,
-		.detach = j->listen_fd >= 0 || j->o->detach, .preserve_fds = j->listen_fds + j->o->preserve_fds,
+		.ctx = j->ctx,
+		.spec = j->spec,
+		.rootfs = j->rootfs,
+		.plan = j->plan,
+		.listen_fd = j->listen_fd,
+		.console_fd = j->console_fd,
+		.no_pivot = j->o->no_pivot,
+		.detach = j->listen_fd >= 0 || j->o->detach,
+		.preserve_fds = j->listen_fds + j->o->preserve_fds,
 		.overlay = &j->ov,
 	};
 
@@ -397,9 +403,11 @@ static int job_create(struct create_job *j, bool with_listener, struct ocr_error
 	return state_write(j->dirfd, &j->st, err);
 }
 
-#define JOB_INIT(ctx_, o_)                                                         \
-	{.ctx = (ctx_), .o = (o_), .rootfd = -1, .dirfd = -1, .sync_fd = -1, .listen_fd = -1, \
-	 .console_fd = -1, .console_peer = -1}
+#define JOB_INIT(ctx_, o_)                                                                                             \
+	{                                                                                                              \
+		.ctx = (ctx_), .o = (o_), .rootfd = -1, .dirfd = -1, .sync_fd = -1, .listen_fd = -1, .console_fd = -1, \
+		.console_peer = -1                                                                                     \
+	}
 
 int container_create(const struct ocr_ctx *ctx, const struct container_opts *o, struct ocr_error *err)
 {
@@ -462,11 +470,10 @@ static void run_poststop(const struct ocr_ctx *ctx, const struct spec *spec, con
 	run_warn_hooks(ctx, spec, SPEC_HOOK_POSTSTOP, st, OCR_STATUS_STOPPED);
 }
 
-static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st,
-			  const char *id, struct ocr_error *err);
+static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st, const char *id,
+			  struct ocr_error *err);
 
-int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int *ret_status,
-		  struct ocr_error *err)
+int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int *ret_status, struct ocr_error *err)
 {
 	struct create_job j = JOB_INIT(ctx, o);
 	cleanup_close int master = -1;
@@ -802,7 +809,7 @@ static int wait_gone(const struct ocr_state *st, int timeout_ms, struct ocr_erro
 	struct pollfd p = {.fd = pfd, .events = POLLIN};
 
 	if (pfd < 0)
-		return 0;  /* already gone */
+		return 0; /* already gone */
 	if (state_status(st) == OCR_STATUS_STOPPED)
 		return 0;
 	if (TEMP_FAILURE_RETRY(poll(&p, 1, timeout_ms)) <= 0)
@@ -810,8 +817,8 @@ static int wait_gone(const struct ocr_state *st, int timeout_ms, struct ocr_erro
 	return 0;
 }
 
-static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st,
-			  const char *id, struct ocr_error *err)
+static int delete_stopped(const struct ocr_ctx *ctx, int rootfd, int dirfd, const struct ocr_state *st, const char *id,
+			  struct ocr_error *err)
 {
 	struct ocr_cgroup *cg = NULL;
 
@@ -847,7 +854,8 @@ int container_delete(const struct ocr_ctx *ctx, const char *id, bool force, stru
 	}
 	if (op.status == OCR_STATUS_RUNNING || op.status == OCR_STATUS_PAUSED) {
 		if (!force) {
-			ocr_fail(err, EBUSY, "container is %s: stop it first or use --force", state_status_name(op.status));
+			ocr_fail(err, EBUSY, "container is %s: stop it first or use --force",
+				 state_status_name(op.status));
 			goto out;
 		}
 	}

@@ -12,13 +12,13 @@
 
 struct container_opts {
 	const char *id;
-	const char *bundle;          /* default "." */
+	const char *bundle; /* default "." */
 	const char *pid_file;
 	const char *console_socket;
 	bool no_pivot;
 	bool no_new_keyring;
 	int preserve_fds;
-	bool detach;                 /* run -d */
+	bool detach; /* run -d */
 	struct net_options net;
 	struct overlay_options overlay;
 };
@@ -26,8 +26,7 @@ struct container_opts {
 int container_create(const struct ocr_ctx *ctx, const struct container_opts *o, struct ocr_error *err);
 /* Foreground run returns the exit status to exit with (128+N on signal N);
  * detached run returns 0. */
-int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int *ret_status,
-		  struct ocr_error *err);
+int container_run(const struct ocr_ctx *ctx, const struct container_opts *o, int *ret_status, struct ocr_error *err);
 int container_start(const struct ocr_ctx *ctx, const char *id, struct ocr_error *err);
 int container_state(const struct ocr_ctx *ctx, const char *id, char **ret_json, struct ocr_error *err);
 int container_list(const struct ocr_ctx *ctx, bool json, bool quiet, FILE *out, struct ocr_error *err);

@@ -16,13 +16,13 @@ enum ocr_cgroup_manager {
 };
 
 struct ocr_ctx {
-	const char *root;                 /* state root, resolved */
+	const char *root; /* state root, resolved */
 	struct ocr_log log;
 	enum ocr_cgroup_manager cgroup_manager;
 	uid_t euid;
 	gid_t egid;
-	bool initial_userns;              /* running in the host's user namespace */
-	const char *idmap_helper;         /* --idmap-helper, or NULL */
+	bool initial_userns; /* running in the host's user namespace */
+	const char *idmap_helper; /* --idmap-helper, or NULL */
 };
 
 #endif

@@ -15,8 +15,8 @@
  * lists cannot drift from spec-default.c. */
 struct defaults {
 	json_t *root;
-	json_t *caps;    /* process.capabilities.bounding */
-	json_t *masked;  /* linux.maskedPaths */
+	json_t *caps; /* process.capabilities.bounding */
+	json_t *masked; /* linux.maskedPaths */
 };
 
 static bool in_strings(json_t *a, const char *s)
@@ -24,7 +24,7 @@ static bool in_strings(json_t *a, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(a, i, v)
+	json_array_foreach (a, i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
 			return true;
 	return false;
@@ -66,21 +66,22 @@ static void check_caps(struct doctor_report *r, const struct spec *s, const stru
 				continue;
 			found++;
 			doctor_add(r, "bundle.caps", DOCTOR_WARN,
-			    "drop it unless the workload needs it (the default set is CAP_AUDIT_WRITE, "
-			    "CAP_KILL, CAP_NET_BIND_SERVICE)",
-			    "/process/capabilities/%s/%zu: %s is beyond the runtime's default capability set",
-			    sets[k].name, i, cap);
+				   "drop it unless the workload needs it (the default set is CAP_AUDIT_WRITE, "
+				   "CAP_KILL, CAP_NET_BIND_SERVICE)",
+				   "/process/capabilities/%s/%zu: %s is beyond the runtime's default capability set",
+				   sets[k].name, i, cap);
 		}
 	if (found == 0)
-		doctor_add(r, "bundle.caps", DOCTOR_OK, NULL, "/process/capabilities: no capability beyond the default set");
+		doctor_add(r, "bundle.caps", DOCTOR_OK, NULL,
+			   "/process/capabilities: no capability beyond the default set");
 }
 
 static void check_seccomp(struct doctor_report *r, const struct spec *s)
 {
 	if (s->linux_ == NULL || s->linux_->seccomp == NULL)
 		doctor_add(r, "bundle.seccomp", DOCTOR_WARN,
-		    "add a seccomp profile to linux.seccomp (e.g. the one podman or docker uses)",
-		    "/linux/seccomp: absent, every system call is allowed");
+			   "add a seccomp profile to linux.seccomp (e.g. the one podman or docker uses)",
+			   "/linux/seccomp: absent, every system call is allowed");
 	else
 		doctor_add(r, "bundle.seccomp", DOCTOR_OK, NULL, "/linux/seccomp: a filter is set");
 }
@@ -91,8 +92,8 @@ static void check_nnp(struct doctor_report *r, const struct spec *s)
 		return;
 	if (!s->process->no_new_privileges)
 		doctor_add(r, "bundle.nonewprivs", DOCTOR_WARN, "set process.noNewPrivileges to true",
-		    "/process/noNewPrivileges: false, setuid binaries and file capabilities can raise "
-		    "privileges in the container");
+			   "/process/noNewPrivileges: false, setuid binaries and file capabilities can raise "
+			   "privileges in the container");
 	else
 		doctor_add(r, "bundle.nonewprivs", DOCTOR_OK, NULL, "/process/noNewPrivileges: true");
 }
@@ -116,7 +117,7 @@ static void check_namespaces(struct doctor_report *r, const struct spec *s)
 				 strcmp(wanted[k], "network") == 0 ? " (and --network slirp for connectivity)" : "");
 			found++;
 			doctor_add(r, "bundle.namespaces", DOCTOR_WARN, fix,
-			    "/linux/namespaces: no %s namespace, the container shares the host's", wanted[k]);
+				   "/linux/namespaces: no %s namespace, the container shares the host's", wanted[k]);
 			continue;
 		}
 		const char *p = lx->namespaces[i].path;
@@ -124,12 +125,12 @@ static void check_namespaces(struct doctor_report *r, const struct spec *s)
 				  str_has_prefix(p, "/proc/self/") || str_has_prefix(p, "/proc/thread-self/"))) {
 			found++;
 			doctor_add(r, "bundle.namespaces", DOCTOR_WARN, "remove the path to get a new namespace",
-			    "/linux/namespaces/%zu/path: joins `%s`, a host %s namespace", i, p, wanted[k]);
+				   "/linux/namespaces/%zu/path: joins `%s`, a host %s namespace", i, p, wanted[k]);
 		}
 	}
 	if (found == 0)
 		doctor_add(r, "bundle.namespaces", DOCTOR_OK, NULL,
-		    "/linux/namespaces: own pid, ipc, uts, mount and network namespaces");
+			   "/linux/namespaces: own pid, ipc, uts, mount and network namespaces");
 }
 
 static void check_sys(struct doctor_report *r, const struct spec *s)
@@ -147,7 +148,7 @@ static void check_sys(struct doctor_report *r, const struct spec *s)
 		if (!has_option(m, "ro")) {
 			bad++;
 			doctor_add(r, "bundle.sys", DOCTOR_WARN, "add \"ro\" to the options of the /sys mount",
-			    "/mounts/%zu: /sys is mounted writable", i);
+				   "/mounts/%zu: /sys is mounted writable", i);
 		}
 	}
 	if (bad == 0)
@@ -155,7 +156,7 @@ static void check_sys(struct doctor_report *r, const struct spec *s)
 	if (proc && !(lx && (in_strv(lx->readonly_paths, lx->n_readonly_paths, "/proc/sys") ||
 			     in_strv(lx->masked_paths, lx->n_masked_paths, "/proc/sys"))))
 		doctor_add(r, "bundle.proc-sys", DOCTOR_WARN, "add \"/proc/sys\" to linux.readonlyPaths",
-		    "/linux/readonlyPaths: /proc/sys is writable");
+			   "/linux/readonlyPaths: /proc/sys is writable");
 	else
 		doctor_add(r, "bundle.proc-sys", DOCTOR_OK, NULL, "/linux/readonlyPaths: /proc/sys is read-only");
 }
@@ -167,7 +168,7 @@ static void check_masked(struct doctor_report *r, const struct spec *s, const st
 	size_t i, n = 0;
 	json_t *v;
 
-	json_array_foreach(d->masked, i, v) {
+	json_array_foreach (d->masked, i, v) {
 		const char *p = json_string_value(v);
 		if (p == NULL || (lx && in_strv(lx->masked_paths, lx->n_masked_paths, p)))
 			continue;
@@ -176,8 +177,9 @@ static void check_masked(struct doctor_report *r, const struct spec *s, const st
 		n++;
 	}
 	if (n > 0)
-		doctor_add(r, "bundle.masked", DOCTOR_WARN, "add them to linux.maskedPaths (`spec --rootless` has them)",
-		    "/linux/maskedPaths: %zu of the default masked paths missing: %s", n, missing);
+		doctor_add(r, "bundle.masked", DOCTOR_WARN,
+			   "add them to linux.maskedPaths (`spec --rootless` has them)",
+			   "/linux/maskedPaths: %zu of the default masked paths missing: %s", n, missing);
 	else
 		doctor_add(r, "bundle.masked", DOCTOR_OK, NULL, "/linux/maskedPaths: every default masked path");
 }
@@ -211,7 +213,7 @@ static void normalize(const char *path, char *buf, size_t len)
 static enum doctor_status sensitive(const char *path)
 {
 	static const char *const fail_paths[] = {"/", "/var/run/docker.sock", "/run/docker.sock"};
-	static const char *const warn_paths[] = {"/etc", "/root", "/home", "/proc", "/sys",
+	static const char *const warn_paths[] = {"/etc", "/root", "/home",    "/proc",	  "/sys",
 						 "/dev", "/boot", "/var/lib", "/var/run", "/run"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fail_paths); i++)
@@ -253,11 +255,11 @@ static void check_mounts(struct doctor_report *r, const struct spec *s)
 			continue;
 		found++;
 		doctor_add(r, "bundle.mounts", st,
-		    st == DOCTOR_FAIL ? "remove this mount: it gives the container the host (or its container "
-					"engine, which is the same)"
-				      : "bind only the files the container needs, read-only (\"ro\")",
-		    "/mounts/%zu: bind mount of the host's `%s` at `%s`%s", i, m->source, m->destination,
-		    has_option(m, "ro") ? " (read-only)" : "");
+			   st == DOCTOR_FAIL ? "remove this mount: it gives the container the host (or its container "
+					       "engine, which is the same)"
+					     : "bind only the files the container needs, read-only (\"ro\")",
+			   "/mounts/%zu: bind mount of the host's `%s` at `%s`%s", i, m->source, m->destination,
+			   has_option(m, "ro") ? " (read-only)" : "");
 	}
 	if (found == 0)
 		doctor_add(r, "bundle.mounts", DOCTOR_OK, NULL, "/mounts: no bind mount of a sensitive host path");
@@ -324,23 +326,23 @@ static void check_idmap(const struct ocr_ctx *ctx, struct doctor_report *r, cons
 	if (idmap_plan_build(ctx, s, plan, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		doctor_add(r, "bundle.idmap", DOCTOR_FAIL, "see `doctor` for the host's subordinate ids and helpers",
-		    "/linux/uidMappings: no id map can be built: %s", msg);
+			   "/linux/uidMappings: no id map can be built: %s", msg);
 	} else if (idmap_check_spec(plan, s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		unmapped_pointer(plan, s, ptr, sizeof(ptr));
-		doctor_add(r, "bundle.idmap", DOCTOR_FAIL,
-		    "use an id the map covers, or map it (linux.uidMappings/gidMappings, /etc/subuid, /etc/subgid)",
-		    "%s: %s", ptr, msg);
+		doctor_add(
+			r, "bundle.idmap", DOCTOR_FAIL,
+			"use an id the map covers, or map it (linux.uidMappings/gidMappings, /etc/subuid, /etc/subgid)",
+			"%s: %s", ptr, msg);
 	} else {
 		doctor_add(r, "bundle.idmap", DOCTOR_OK, NULL,
-		    "/process/user: every uid and gid of the config is in the id map (%zu uid, %zu gid lines)",
-		    plan->n_uid, plan->n_gid);
+			   "/process/user: every uid and gid of the config is in the id map (%zu uid, %zu gid lines)",
+			   plan->n_uid, plan->n_gid);
 	}
 	free(plan);
 }
 
-int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doctor_report *r,
-		      struct ocr_error *err)
+int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doctor_report *r, struct ocr_error *err)
 {
 	struct spec *s = NULL;
 	struct ocr_error e = {0};
@@ -351,7 +353,8 @@ int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doct
 	if (spec_load(bundle, &s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		doctor_add(r, "bundle.config", DOCTOR_FAIL,
-		    "correct config.json (or write a fresh one with `ocirt-rootless spec --rootless`)", "%s", msg);
+			   "correct config.json (or write a fresh one with `ocirt-rootless spec --rootless`)", "%s",
+			   msg);
 		return 0;
 	}
 	def = spec_default_json(true, ctx->euid, ctx->egid);

@@ -18,7 +18,6 @@
 /* Append the findings about BUNDLE/config.json to R. Fails only when the
  * checks could not run at all; a config that does not load is a `fail`
  * finding. */
-int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doctor_report *r,
-		      struct ocr_error *err);
+int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doctor_report *r, struct ocr_error *err);
 
 #endif

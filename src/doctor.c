@@ -27,11 +27,11 @@ struct doctor_env {
 	char user[256];
 	uid_t uid;
 	gid_t gid;
-	size_t mapped_gids;  /* how many gids the default map gives */
+	size_t mapped_gids; /* how many gids the default map gives */
 };
 
-void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
-		 const char *fmt, va_list ap)
+void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix, const char *fmt,
+		 va_list ap)
 {
 	struct doctor_finding *f;
 
@@ -47,8 +47,8 @@ void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status 
 	vsnprintf(f->message, sizeof(f->message), fmt, ap);
 }
 
-void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
-		const char *fmt, ...)
+void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix, const char *fmt,
+		...)
 {
 	va_list ap;
 
@@ -57,8 +57,8 @@ void doctor_add(struct doctor_report *r, const char *check, enum doctor_status s
 	va_end(ap);
 }
 
-__attribute__((format(printf, 5, 6))) static void add(struct doctor_env *e, const char *check,
-						      enum doctor_status st, const char *fix, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void add(struct doctor_env *e, const char *check, enum doctor_status st,
+						      const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -124,8 +124,10 @@ static void check_user(struct doctor_env *e)
 		add(e, "user", DOCTOR_WARN, "run `ocirt-rootless doctor` as the user who runs containers",
 		    "running as root: these checks are for an unprivileged user");
 	else if (!e->ctx->initial_userns)
-		add(e, "user", DOCTOR_OK, NULL, "%s (uid %u) inside a user namespace (Podman or nested): the runtime "
-						"uses the maps it was given", e->user, (unsigned)e->uid);
+		add(e, "user", DOCTOR_OK, NULL,
+		    "%s (uid %u) inside a user namespace (Podman or nested): the runtime "
+		    "uses the maps it was given",
+		    e->user, (unsigned)e->uid);
 	else
 		add(e, "user", DOCTOR_OK, NULL, "%s (uid %u, gid %u)", e->user, (unsigned)e->uid, (unsigned)e->gid);
 }
@@ -137,8 +139,9 @@ static void check_userns_knobs(struct doctor_env *e)
 	long aa = read_long("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
 
 	if (max == 0)
-		add(e, "userns.max", DOCTOR_FAIL, "sudo sysctl -w user.max_user_namespaces=15000 (and the same line "
-						   "in /etc/sysctl.d/userns.conf)",
+		add(e, "userns.max", DOCTOR_FAIL,
+		    "sudo sysctl -w user.max_user_namespaces=15000 (and the same line "
+		    "in /etc/sysctl.d/userns.conf)",
 		    "user.max_user_namespaces is 0: user namespaces are disabled");
 	else if (max > 0)
 		add(e, "userns.max", DOCTOR_OK, NULL, "user.max_user_namespaces is %ld", max);
@@ -277,7 +280,8 @@ static void check_userns_probe(struct doctor_env *e)
 	else if (maj < 5 || (maj == 5 && min < 11))
 		add(e, "overlay.kernel", DOCTOR_WARN, "a kernel >= 5.11, or fuse-overlayfs (below)",
 		    "kernel %s is older than 5.11: no overlayfs in a user namespace, layered rootfs needs "
-		    "fuse-overlayfs", u.release);
+		    "fuse-overlayfs",
+		    u.release);
 	else
 		add(e, "overlay.kernel", DOCTOR_WARN, "keep state on a local disk or tmpfs, or install fuse-overlayfs",
 		    "overlayfs in a user namespace failed under `%s`: %s; layered rootfs will use fuse-overlayfs",
@@ -299,7 +303,10 @@ static void check_helper(struct doctor_env *e, enum subid_kind kind)
 		    "%s", err.msg);
 		return;
 	}
-	snprintf(what, sizeof(what), "`%s`%s", h.path, h.configured ? " (configured)" : h.shim ? " (newuidmap-shim)" : "");
+	snprintf(what, sizeof(what), "`%s`%s", h.path,
+		 h.configured ? " (configured)"
+		 : h.shim     ? " (newuidmap-shim)"
+			      : "");
 	if (h.path[0] == '\0') {
 		add(e, name, DOCTOR_WARN, "sudo apt install uidmap (Fedora: sudo dnf install shadow-utils)",
 		    "%s is not installed: containers get a single-id map (your id as root only)", name);
@@ -315,7 +322,9 @@ static void check_helper(struct doctor_env *e, enum subid_kind kind)
 	} else {
 		bool suid = stat(h.path, &st) == 0 && st.st_uid == 0 && (st.st_mode & S_ISUID);
 		add(e, name, DOCTOR_OK, NULL, "%s, %s", what,
-		    suid ? "setuid root" : kind == SUBID_UID ? "cap_setuid file capability" : "cap_setgid file capability");
+		    suid		? "setuid root"
+		    : kind == SUBID_UID ? "cap_setuid file capability"
+					: "cap_setgid file capability");
 	}
 }
 
@@ -342,16 +351,18 @@ static void check_subids(struct doctor_env *e, enum subid_kind kind, struct subi
 	idmap_suggest_subid_line(kind, e->user, line, sizeof(line));
 	snprintf(fix, sizeof(fix), "echo %s | sudo tee -a %s", line, subid_file(kind));
 	if (r->n == 0) {
-		add(e, name, DOCTOR_WARN, fix, "%s has no subordinate %ss (asked libsubid and %s): containers get a "
-					       "single-id map",
+		add(e, name, DOCTOR_WARN, fix,
+		    "%s has no subordinate %ss (asked libsubid and %s): containers get a "
+		    "single-id map",
 		    e->user, subid_kind_name(kind), subid_file(kind));
 		return;
 	}
 	total = total_ids(r);
 	subid_format(r->r, r->n, have, sizeof(have));
 	if (total < 65536)
-		add(e, name, DOCTOR_WARN, fix, "%s (%llu ids, from %s): images with ids up to 65534 (nobody) need "
-					       "65536",
+		add(e, name, DOCTOR_WARN, fix,
+		    "%s (%llu ids, from %s): images with ids up to 65534 (nobody) need "
+		    "65536",
 		    have, (unsigned long long)total, r->where);
 	else
 		add(e, name, DOCTOR_OK, NULL, "%s (%llu ids, from %s)", have, (unsigned long long)total, r->where);
@@ -413,8 +424,9 @@ static void check_fs(struct doctor_env *e, const char *check, const char *what, 
 		return;
 	fs = network_fs_name(sf.f_type);
 	if (fs)
-		add(e, check, DOCTOR_WARN, "keep state and overlay upper dirs on local storage: --root on a local "
-					   "disk or tmpfs, --upper DIR on a local disk",
+		add(e, check, DOCTOR_WARN,
+		    "keep state and overlay upper dirs on local storage: --root on a local "
+		    "disk or tmpfs, --upper DIR on a local disk",
 		    "%s `%s` is on %s: no user xattrs or d_type for overlays, locks and ownership unreliable", what, at,
 		    fs);
 	else
@@ -428,20 +440,23 @@ static void check_xdg(struct doctor_env *e)
 	char fix[512];
 	struct stat st;
 
-	snprintf(fix, sizeof(fix), "log in through a session (sudo loginctl enable-linger %s), or export "
-				   "XDG_RUNTIME_DIR=/run/user/%u",
+	snprintf(fix, sizeof(fix),
+		 "log in through a session (sudo loginctl enable-linger %s), or export "
+		 "XDG_RUNTIME_DIR=/run/user/%u",
 		 e->user, (unsigned)e->uid);
 	if (xdg == NULL || xdg[0] == '\0') {
 		add(e, "xdg-runtime-dir", DOCTOR_WARN, fix,
 		    "XDG_RUNTIME_DIR is not set (su, sudo, cron, CI?): state goes to /tmp/ocirt-rootless-%u",
 		    (unsigned)e->uid);
 	} else if (stat(xdg, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		add(e, "xdg-runtime-dir", DOCTOR_WARN, fix, "XDG_RUNTIME_DIR `%s` is not a directory: state goes to "
-							    "/tmp/ocirt-rootless-%u",
+		add(e, "xdg-runtime-dir", DOCTOR_WARN, fix,
+		    "XDG_RUNTIME_DIR `%s` is not a directory: state goes to "
+		    "/tmp/ocirt-rootless-%u",
 		    xdg, (unsigned)e->uid);
 	} else if (st.st_uid != e->uid) {
-		add(e, "xdg-runtime-dir", DOCTOR_WARN, fix, "XDG_RUNTIME_DIR `%s` belongs to uid %u, not to you: "
-							    "state goes to /tmp/ocirt-rootless-%u",
+		add(e, "xdg-runtime-dir", DOCTOR_WARN, fix,
+		    "XDG_RUNTIME_DIR `%s` belongs to uid %u, not to you: "
+		    "state goes to /tmp/ocirt-rootless-%u",
 		    xdg, (unsigned)st.st_uid, (unsigned)e->uid);
 	} else if ((st.st_mode & 07777) != 0700) {
 		snprintf(fix, sizeof(fix), "chmod 0700 %s", xdg);
@@ -466,8 +481,8 @@ static void check_state_root(struct doctor_env *e)
 			add(e, "state-root", DOCTOR_OK, NULL, "`%s` will be created (mode 0700)", root);
 		} else {
 			snprintf(fix, sizeof(fix), "pass --root DIR in a directory of yours");
-			add(e, "state-root", DOCTOR_FAIL, fix, "`%s` cannot be created: `%s` is not writable for you", root,
-			    at);
+			add(e, "state-root", DOCTOR_FAIL, fix, "`%s` cannot be created: `%s` is not writable for you",
+			    root, at);
 		}
 	} else if (!S_ISDIR(st.st_mode) || st.st_uid != e->uid) {
 		snprintf(fix, sizeof(fix), "remove `%s` or pass --root DIR in a directory of yours", root);
@@ -515,18 +530,21 @@ static void check_delegation(struct doctor_env *e)
 		 (unsigned)e->uid, (unsigned)e->uid);
 	if (!read_small(path, ctrl, sizeof(ctrl))) {
 		snprintf(path, sizeof(path), "/sys/fs/cgroup%s", own);
-		snprintf(fix, sizeof(fix), "sudo loginctl enable-linger %s and log in again (systemd), or have root "
-					   "delegate a cgroup to you (chown it and its cgroup.procs, "
-					   "cgroup.subtree_control, cgroup.threads)",
+		snprintf(fix, sizeof(fix),
+			 "sudo loginctl enable-linger %s and log in again (systemd), or have root "
+			 "delegate a cgroup to you (chown it and its cgroup.procs, "
+			 "cgroup.subtree_control, cgroup.threads)",
 			 e->user);
 		if (own[0] && access(path, W_OK) == 0)
-			add(e, "cgroup.delegation", DOCTOR_OK, NULL, "no user@%u.service, but your cgroup `%s` is "
-								     "writable: the cgroupfs manager works there",
+			add(e, "cgroup.delegation", DOCTOR_OK, NULL,
+			    "no user@%u.service, but your cgroup `%s` is "
+			    "writable: the cgroupfs manager works there",
 			    (unsigned)e->uid, own);
 		else
-			add(e, "cgroup.delegation", DOCTOR_WARN, fix, "no user@%u.service and your cgroup `%s` is not "
-								      "writable: containers run without a cgroup "
-								      "(no limits)",
+			add(e, "cgroup.delegation", DOCTOR_WARN, fix,
+			    "no user@%u.service and your cgroup `%s` is not "
+			    "writable: containers run without a cgroup "
+			    "(no limits)",
 			    (unsigned)e->uid, own[0] ? own : "?");
 		return;
 	}
@@ -561,7 +579,8 @@ static void check_cgroup(struct doctor_env *e)
 		return;
 	}
 	hybrid = statfs("/sys/fs/cgroup/unified", &su) == 0 && su.f_type == CGROUP2_MAGIC;
-	add(e, "cgroup", DOCTOR_WARN, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2)",
+	add(e, "cgroup", DOCTOR_WARN,
+	    "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2)",
 	    "cgroup %s: limits unavailable, rootless containers run without memory/cpu/pids limits",
 	    hybrid ? "v1+v2 hybrid" : "v1");
 }
@@ -580,8 +599,9 @@ static void check_session(struct doctor_env *e)
 	else if (xdg && stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
 		add(e, "systemd-session", DOCTOR_OK, NULL, "user D-Bus at `%s`", sock);
 	else
-		add(e, "systemd-session", DOCTOR_WARN, fix, "no systemd user session bus (DBUS_SESSION_BUS_ADDRESS unset, "
-							    "no $XDG_RUNTIME_DIR/bus): --systemd-cgroup is unavailable");
+		add(e, "systemd-session", DOCTOR_WARN, fix,
+		    "no systemd user session bus (DBUS_SESSION_BUS_ADDRESS unset, "
+		    "no $XDG_RUNTIME_DIR/bus): --systemd-cgroup is unavailable");
 }
 
 /* ------------------------------------------- devices, fuse, network */

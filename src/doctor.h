@@ -14,10 +14,10 @@
 enum doctor_status { DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL };
 
 struct doctor_finding {
-	char check[32];     /* short stable name: "userns", "newuidmap", ... */
+	char check[32]; /* short stable name: "userns", "newuidmap", ... */
 	enum doctor_status status;
-	char message[768];  /* what was found */
-	char fix[768];      /* the command or change that fixes it; "" for ok */
+	char message[768]; /* what was found */
+	char fix[768]; /* the command or change that fixes it; "" for ok */
 };
 
 struct doctor_report {
@@ -30,10 +30,10 @@ struct doctor_report {
 int doctor_run(const struct ocr_ctx *ctx, struct doctor_report *ret, struct ocr_error *err);
 void doctor_report_clear(struct doctor_report *r);
 /* Append one finding to R (the fix is dropped for an ok finding). */
-void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
-		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix,
-		 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+void doctor_add(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix, const char *fmt,
+		...) __attribute__((format(printf, 5, 6)));
+void doctor_vadd(struct doctor_report *r, const char *check, enum doctor_status st, const char *fix, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 5, 0)));
 const char *doctor_status_name(enum doctor_status s);
 /* How many findings have status S. */
 size_t doctor_count(const struct doctor_report *r, enum doctor_status s);

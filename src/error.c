@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 0)))
-static void vset(struct ocr_error *err, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vset(struct ocr_error *err, int errnum, const char *fmt, va_list ap)
 {
 	err->err = errnum;
 	err->show_errno = false;

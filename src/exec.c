@@ -27,19 +27,18 @@ static const struct {
 	const char *name;
 	int type;
 } ns_files[] = {
-	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
-	{"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},       {"cgroup", CLONE_NEWCGROUP},
-	{"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
+	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},	      {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},
+	{"pid", CLONE_NEWPID},	 {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
 };
 
 /* What exec owns; freed by exec_job_free(). */
 struct exec_job {
 	struct spec *spec;
-	struct spec_process proc;     /* shallow copy of the container's, patched */
-	struct spec_caps caps;        /* proc.caps with --cap added */
-	void *proc_arena;             /* when from --process */
-	json_t *extra;                /* state's "extra": the cgroup record */
-	char *state_json;             /* the container's state (runtime-spec) */
+	struct spec_process proc; /* shallow copy of the container's, patched */
+	struct spec_caps caps; /* proc.caps with --cap added */
+	void *proc_arena; /* when from --process */
+	json_t *extra; /* state's "extra": the cgroup record */
+	char *state_json; /* the container's state (runtime-spec) */
 	char **env, **caps_b, **caps_e, **caps_p, **caps_a;
 	uint32_t *gids;
 	int sync_fd, console_fd, console_peer;
@@ -165,14 +164,18 @@ static int build_process(struct exec_job *j, const struct exec_opts *o, struct o
 		p->selinux_label = (char *)o->process_label;
 	for (char **c = o->caps; c && *c; c++)
 		if (!spec_cap_name_valid(*c))
-			return ocr_fail(err, EINVAL, "--cap `%s`: not a capability name (CAP_ followed by "
-						     "upper-case letters, digits or _)", *c);
+			return ocr_fail(err, EINVAL,
+					"--cap `%s`: not a capability name (CAP_ followed by "
+					"upper-case letters, digits or _)",
+					*c);
 	if (o->caps && o->caps[0] && p->caps) {
 		struct spec_caps *c = &j->caps;
 		*c = *p->caps;
 		j->caps_b = c->bounding = append_caps(p->caps->bounding, p->caps->n_bounding, o->caps, &c->n_bounding);
-		j->caps_e = c->effective = append_caps(p->caps->effective, p->caps->n_effective, o->caps, &c->n_effective);
-		j->caps_p = c->permitted = append_caps(p->caps->permitted, p->caps->n_permitted, o->caps, &c->n_permitted);
+		j->caps_e = c->effective =
+			append_caps(p->caps->effective, p->caps->n_effective, o->caps, &c->n_effective);
+		j->caps_p = c->permitted =
+			append_caps(p->caps->permitted, p->caps->n_permitted, o->caps, &c->n_permitted);
 		j->caps_a = c->ambient = append_caps(p->caps->ambient, p->caps->n_ambient, o->caps, &c->n_ambient);
 		p->caps = c;
 	}
@@ -215,18 +218,22 @@ struct exec_child {
 	const struct exec_opts *o;
 	int sync_fd, console_fd;
 	pid_t target;
-	dev_t self_dev;  /* noted before joining the container's mounts */
+	dev_t self_dev; /* noted before joining the container's mounts */
 	ino_t self_ino;
-	const char *state_json;    /* the container's state, for a seccomp listener */
-	struct ocr_seccomp *seccomp;  /* compiled and connected by the stage */
-	int pid_fd;                /* the stage writes our host pid here */
+	const char *state_json; /* the container's state, for a seccomp listener */
+	struct ocr_seccomp *seccomp; /* compiled and connected by the stage */
+	int pid_fd; /* the stage writes our host pid here */
 };
 
 __attribute__((noreturn)) static void exec_final(const struct exec_child *c)
 {
 	struct ocr_error err = {0};
-	struct process_plan pp = {.p = c->proc, .log = &c->ctx->log, .preserve_fds = c->o->preserve_fds,
-				  .self_dev = c->self_dev, .self_ino = c->self_ino, .cwd_fd = -1,
+	struct process_plan pp = {.p = c->proc,
+				  .log = &c->ctx->log,
+				  .preserve_fds = c->o->preserve_fds,
+				  .self_dev = c->self_dev,
+				  .self_ino = c->self_ino,
+				  .cwd_fd = -1,
 				  .seccomp = c->seccomp};
 	int32_t host_pid = 0;
 	int master = -1;
@@ -386,8 +393,14 @@ static int setup_console(struct exec_job *j, const struct exec_opts *o, struct o
 static int spawn(const struct ocr_ctx *ctx, struct exec_job *j, const struct exec_opts *o, pid_t target,
 		 struct ocr_error *err)
 {
-	struct exec_child c = {.ctx = ctx, .spec = j->spec, .proc = &j->proc, .o = o, .target = target,
-			       .console_fd = j->console_fd, .state_json = j->state_json, .pid_fd = -1};
+	struct exec_child c = {.ctx = ctx,
+			       .spec = j->spec,
+			       .proc = &j->proc,
+			       .o = o,
+			       .target = target,
+			       .console_fd = j->console_fd,
+			       .state_json = j->state_json,
+			       .pid_fd = -1};
 	struct process_plan self = {0};
 	struct sync_msg m;
 	int sv[2], r;

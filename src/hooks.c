@@ -53,8 +53,8 @@ const char *hooks_kind_name(enum spec_hook_kind kind)
 /* In the forked child: only async-signal-safe calls. Layout before exec:
  * fd 0 = the state pipe, fd 3 = the exec-error pipe (close-on-exec), all
  * other fds >= 3 closed; default signal dispositions, empty mask. */
-__attribute__((noreturn)) static void hook_child(const char *path, char *const argv[],
-						 char *const envp[], int in_fd, int err_fd)
+__attribute__((noreturn)) static void hook_child(const char *path, char *const argv[], char *const envp[], int in_fd,
+						 int err_fd)
 {
 	int e, in2, err2, report_fd = err_fd;
 
@@ -88,8 +88,7 @@ static long long now_ms(void)
 
 /* Feed DATA to *IN_FD while it accepts it; a hook that exits or closes its
  * stdin early (EPIPE) is fine. The fd is closed once done. */
-static int feed_stdin(int *in_fd, const char *data, size_t len, size_t *off,
-		      struct ocr_error *err)
+static int feed_stdin(int *in_fd, const char *data, size_t len, size_t *off, struct ocr_error *err)
 {
 	while (*off < len) {
 		ssize_t w = write(*in_fd, data + *off, len - *off);
@@ -111,8 +110,8 @@ static int feed_stdin(int *in_fd, const char *data, size_t len, size_t *off,
 /* Wait for *PID while feeding its stdin; returns its wait status, or -1
  * on timeout (the hook is killed and reaped) or error. *PID is 0 once
  * reaped. */
-static int hook_wait(pid_t *pid, int in_fd, const char *data, const struct opt_i64 *timeout,
-		     int *ret_status, struct ocr_error *err)
+static int hook_wait(pid_t *pid, int in_fd, const char *data, const struct opt_i64 *timeout, int *ret_status,
+		     struct ocr_error *err)
 {
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
 	cleanup_close int in = in_fd;
@@ -144,8 +143,7 @@ static int hook_wait(pid_t *pid, int in_fd, const char *data, const struct opt_i
 				kill(*pid, SIGKILL);
 				TEMP_FAILURE_RETRY(waitpid(*pid, NULL, 0));
 				*pid = 0;
-				return ocr_fail(err, ETIMEDOUT, "timed out after %lld s",
-						(long long)timeout->v);
+				return ocr_fail(err, ETIMEDOUT, "timed out after %lld s", (long long)timeout->v);
 			}
 			if (wait_ms < 0 || left < wait_ms)
 				wait_ms = left > INT_MAX ? INT_MAX : (int)left;
@@ -190,8 +188,7 @@ static int hook_status(int status, int exec_errno, struct ocr_error *err)
 
 /* Run one hook with SIGPIPE blocked in this thread, so that writing to a
  * hook that does not read its stdin yields EPIPE instead of killing us. */
-static int hook_run_one(const struct spec_hook *h, const char *state_json,
-			struct ocr_error *err)
+static int hook_run_one(const struct spec_hook *h, const char *state_json, struct ocr_error *err)
 {
 	char *default_argv[2] = {h->path, NULL};
 	char *empty_env[1] = {NULL};
@@ -245,9 +242,8 @@ static int hook_run_one(const struct spec_hook *h, const char *state_json,
 	return hook_status(status, exec_errno, err);
 }
 
-int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks,
-	      size_t n, const char *state_json, const struct ocr_log *log,
-	      struct ocr_error *err)
+int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks, size_t n, const char *state_json,
+	      const struct ocr_log *log, struct ocr_error *err)
 {
 	/* runtime-spec: a failing poststart or poststop hook is a warning and
 	 * the remaining hooks still run; any other kind stops the lifecycle. */

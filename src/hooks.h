@@ -13,9 +13,8 @@
  * index and path ("createRuntime hook 0 `/bin/x`: exited with status 3").
  * poststart and poststop failures are warnings: the rest still run and
  * the result is 0, as the runtime-spec says. */
-int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks,
-	      size_t n, const char *state_json, const struct ocr_log *log,
-	      struct ocr_error *err);
+int hooks_run(enum spec_hook_kind kind, const struct spec_hook *hooks, size_t n, const char *state_json,
+	      const struct ocr_log *log, struct ocr_error *err);
 
 const char *hooks_kind_name(enum spec_hook_kind kind);
 

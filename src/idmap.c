@@ -12,8 +12,8 @@
 
 #include "utils.h"
 
-int idmap_read_subids(const char *file, const char *user, uid_t uid, struct idmap_range *ret, size_t max,
-		      size_t *ret_n, struct ocr_error *err)
+int idmap_read_subids(const char *file, const char *user, uid_t uid, struct idmap_range *ret, size_t max, size_t *ret_n,
+		      struct ocr_error *err)
 {
 	return subid_read_file(file, user, uid, ret, max, ret_n, err);
 }
@@ -42,7 +42,8 @@ static bool is_exec_file(const char *path)
 
 bool idmap_find_program(const char *name, const char *path_env, char *buf, size_t len)
 {
-	static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"};
+	static const char *const dirs[] = {"/usr/local/bin",  "/usr/bin",  "/bin",
+					   "/usr/local/sbin", "/usr/sbin", "/sbin"};
 	const char *p = path_env ? path_env : "";
 
 	while (*p) {
@@ -106,8 +107,7 @@ static int configured_helper(const char *conf, const char *origin, enum subid_ki
 	return 0;
 }
 
-int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct idmap_helper *ret,
-		      struct ocr_error *err)
+int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct idmap_helper *ret, struct ocr_error *err)
 {
 	const char *conf = ctx->idmap_helper;
 	const char *origin = "--idmap-helper";
@@ -141,8 +141,9 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 	cap_t caps;
 
 	if (h->path[0] == '\0') {
-		snprintf(why, len, "%s is not installed (Debian/Ubuntu: `sudo apt install uidmap`; Fedora: "
-				   "`sudo dnf install shadow-utils`), and no newuidmap-shim was found",
+		snprintf(why, len,
+			 "%s is not installed (Debian/Ubuntu: `sudo apt install uidmap`; Fedora: "
+			 "`sudo dnf install shadow-utils`), and no newuidmap-shim was found",
 			 helper_name(kind));
 		return false;
 	}
@@ -151,8 +152,9 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 		return false;
 	}
 	if (statvfs(h->path, &sv) == 0 && (sv.f_flag & ST_NOSUID)) {
-		snprintf(why, len, "`%s` is on a filesystem mounted nosuid, where setuid bits and file "
-				   "capabilities do not apply: install it on another filesystem",
+		snprintf(why, len,
+			 "`%s` is on a filesystem mounted nosuid, where setuid bits and file "
+			 "capabilities do not apply: install it on another filesystem",
 			 h->path);
 		return false;
 	}
@@ -167,8 +169,9 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 	/* The shim raises its effective set itself; shadow's helpers need +e. */
 	if (p == CAP_SET && (e == CAP_SET || h->shim))
 		return true;
-	snprintf(why, len, "`%s` is neither setuid root nor has the %s file capability, so it cannot write "
-			   "the map: run `sudo setcap %s+ep %s`%s",
+	snprintf(why, len,
+		 "`%s` is neither setuid root nor has the %s file capability, so it cannot write "
+		 "the map: run `sudo setcap %s+ep %s`%s",
 		 h->path, cap, want, h->path,
 		 h->shim ? "" : " (or `sudo chmod u+s` it; Debian: `sudo apt install --reinstall uidmap`)");
 	return false;
@@ -261,8 +264,9 @@ static void no_ranges_why(enum subid_kind kind, const char *user, uid_t uid, cha
 	char line[128];
 
 	idmap_suggest_subid_line(kind, user, line, sizeof(line));
-	snprintf(buf, len, "%s (uid %u) has no subordinate %ss (asked libsubid and %s): as root, add `%s` to "
-			   "/etc/subuid and /etc/subgid",
+	snprintf(buf, len,
+		 "%s (uid %u) has no subordinate %ss (asked libsubid and %s): as root, add `%s` to "
+		 "/etc/subuid and /etc/subgid",
 		 user ? user : "you", (unsigned)uid, subid_kind_name(kind), subid_file(kind), line);
 }
 
@@ -299,8 +303,9 @@ static int plan_rootless_default(const struct ocr_ctx *ctx, struct idmap_plan *p
 	plan->n_gid = idmap_default_map(plan->gid, ctx->egid, NULL, 0);
 	plan->deny_setgroups = true;
 	plan->single_id = true;
-	ocr_warn(&ctx->log, "%s; mapping only your own id to root: files owned by other ids and "
-			    "process.user other than 0 will not work",
+	ocr_warn(&ctx->log,
+		 "%s; mapping only your own id to root: files owned by other ids and "
+		 "process.user other than 0 will not work",
 		 why);
 	return 0;
 }
@@ -323,13 +328,16 @@ static int check_map_shape(enum subid_kind kind, const struct spec_idmap *m, siz
 			return ocr_fail(err, EINVAL, "config.json: %s[%zu]: ids past 4294967294", f, i);
 		for (size_t j = 0; j < i; j++) {
 			if (subid_overlap(m[i].container_id, m[i].size, m[j].container_id, m[j].size))
-				return ocr_fail(err, EINVAL, "config.json: %s[%zu] and %s[%zu] overlap in the "
-							     "container (containerID %u and %u): each container %s "
-							     "may be mapped once",
-						f, j, f, i, m[j].container_id, m[i].container_id, subid_kind_name(kind));
+				return ocr_fail(err, EINVAL,
+						"config.json: %s[%zu] and %s[%zu] overlap in the "
+						"container (containerID %u and %u): each container %s "
+						"may be mapped once",
+						f, j, f, i, m[j].container_id, m[i].container_id,
+						subid_kind_name(kind));
 			if (subid_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
-				return ocr_fail(err, EINVAL, "config.json: %s[%zu] and %s[%zu] overlap on the host "
-							     "(hostID %u and %u): each host %s may be mapped once",
+				return ocr_fail(err, EINVAL,
+						"config.json: %s[%zu] and %s[%zu] overlap on the host "
+						"(hostID %u and %u): each host %s may be mapped once",
 						f, j, f, i, m[j].host_id, m[i].host_id, subid_kind_name(kind));
 		}
 	}
@@ -354,9 +362,10 @@ static int check_map_allowed(const struct ocr_ctx *ctx, enum subid_kind kind, co
 	for (size_t i = 0; i < n; i++) {
 		if ((m[i].host_id == own && m[i].size == 1) || subid_covers(r->r, r->n, m[i].host_id, m[i].size))
 			continue;
-		return ocr_fail(err, EPERM, "config.json: %s[%zu]: host %ss %u-%u are neither your own %s %u nor "
-					    "among your subordinate %ss (%s%s%s): map host ids inside those ranges, or "
-					    "as root add `%s:%u:%u` to %s",
+		return ocr_fail(err, EPERM,
+				"config.json: %s[%zu]: host %ss %u-%u are neither your own %s %u nor "
+				"among your subordinate %ss (%s%s%s): map host ids inside those ranges, or "
+				"as root add `%s:%u:%u` to %s",
 				map_field(kind), i, k, m[i].host_id, (unsigned)((uint64_t)m[i].host_id + m[i].size - 1),
 				k, (unsigned)own, k, r->n ? have : "none", r->n ? ", from " : "", r->n ? r->where : "",
 				user ? user : "USER", m[i].host_id, m[i].size, subid_file(kind));
@@ -376,8 +385,8 @@ static int check_config_map(const struct ocr_ctx *ctx, enum subid_kind kind, con
 	log_argv(ctx, "will run", argv);
 	if (!idmap_helper_usable(tool, kind, why, sizeof(why)))
 		return ocr_fail(err, EPERM, "config.json: %s maps more than your own %s, which needs %s: %s",
-				map_field(kind), subid_kind_name(kind), tool->shim ? "newuidmap-shim" : helper_name(kind),
-				why);
+				map_field(kind), subid_kind_name(kind),
+				tool->shim ? "newuidmap-shim" : helper_name(kind), why);
 	return check_map_allowed(ctx, kind, m, n, err);
 }
 
@@ -410,8 +419,7 @@ static int plan_from_config(const struct ocr_ctx *ctx, const struct spec_linux *
 	return 0;
 }
 
-int idmap_plan_build(const struct ocr_ctx *ctx, const struct spec *spec, struct idmap_plan *plan,
-		     struct ocr_error *err)
+int idmap_plan_build(const struct ocr_ctx *ctx, const struct spec *spec, struct idmap_plan *plan, struct ocr_error *err)
 {
 	const struct spec_namespace *ns = spec_namespace(spec, CLONE_NEWUSER);
 	const struct spec_linux *lx = spec->linux_;
@@ -419,9 +427,9 @@ int idmap_plan_build(const struct ocr_ctx *ctx, const struct spec *spec, struct 
 
 	memset(plan, 0, sizeof(*plan));
 	if (ns && ns->path)
-		return 0;  /* joining: the namespace has its maps already */
+		return 0; /* joining: the namespace has its maps already */
 	if (ns == NULL && (privileged || !ctx->initial_userns))
-		return 0;  /* as runc: a user namespace only when asked */
+		return 0; /* as runc: a user namespace only when asked */
 	plan->new_userns = true;
 	if (lx && (lx->n_uid_mappings > 0 || lx->n_gid_mappings > 0))
 		return plan_from_config(ctx, lx, privileged, plan, err);
@@ -466,14 +474,16 @@ static int check_id(const struct idmap_plan *plan, enum subid_kind kind, uint64_
 	if (plan->single_id)
 		snprintf(fix, sizeof(fix), "only your own %s is mapped (to 0) because %s", k, plan->single_id_why);
 	else if (plan->from_config)
-		snprintf(fix, sizeof(fix), "add a %s entry whose containerID..containerID+size-1 covers %llu, or "
-					   "change %s",
+		snprintf(fix, sizeof(fix),
+			 "add a %s entry whose containerID..containerID+size-1 covers %llu, or "
+			 "change %s",
 			 map_field(kind), (unsigned long long)id, what);
 	else
-		snprintf(fix, sizeof(fix), "use a %s in that range, or give yourself more subordinate %ss in %s", k,
-			 k, subid_file(kind));
-	return ocr_fail(err, EINVAL, "config.json: %s %llu is not mapped in the container's user namespace (mapped "
-				     "container %ss: %s): %s",
+		snprintf(fix, sizeof(fix), "use a %s in that range, or give yourself more subordinate %ss in %s", k, k,
+			 subid_file(kind));
+	return ocr_fail(err, EINVAL,
+			"config.json: %s %llu is not mapped in the container's user namespace (mapped "
+			"container %ss: %s): %s",
 			what, (unsigned long long)id, k, mapped, fix);
 }
 
@@ -562,28 +572,34 @@ void idmap_explain_userns_failure(int errnum, char *buf, size_t len)
 	long aa = read_knob("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
 
 	if (max_ns == 0)
-		snprintf(buf, len, "user namespaces are disabled: user.max_user_namespaces is 0; enable them with "
-				   "`sudo sysctl -w user.max_user_namespaces=15000` (and a file in /etc/sysctl.d/ "
-				   "to keep it)");
+		snprintf(buf, len,
+			 "user namespaces are disabled: user.max_user_namespaces is 0; enable them with "
+			 "`sudo sysctl -w user.max_user_namespaces=15000` (and a file in /etc/sysctl.d/ "
+			 "to keep it)");
 	else if (errnum == ENOSPC)
-		snprintf(buf, len, "the user namespace limit is reached (user.max_user_namespaces is %ld, or 32 "
-				   "nested levels): raise it with `sudo sysctl -w user.max_user_namespaces=%ld`",
+		snprintf(buf, len,
+			 "the user namespace limit is reached (user.max_user_namespaces is %ld, or 32 "
+			 "nested levels): raise it with `sudo sysctl -w user.max_user_namespaces=%ld`",
 			 max_ns, max_ns > 0 ? max_ns * 2 : 15000);
 	else if (clone == 0)
-		snprintf(buf, len, "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone "
-				   "is 0; enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1`");
+		snprintf(buf, len,
+			 "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone "
+			 "is 0; enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1`");
 	else if (aa == 1)
-		snprintf(buf, len, "AppArmor restricts unprivileged user namespaces "
-				   "(kernel.apparmor_restrict_unprivileged_userns is 1): give ocirt-rootless an "
-				   "AppArmor profile with `userns,` or run `sudo sysctl -w "
-				   "kernel.apparmor_restrict_unprivileged_userns=0`");
+		snprintf(buf, len,
+			 "AppArmor restricts unprivileged user namespaces "
+			 "(kernel.apparmor_restrict_unprivileged_userns is 1): give ocirt-rootless an "
+			 "AppArmor profile with `userns,` or run `sudo sysctl -w "
+			 "kernel.apparmor_restrict_unprivileged_userns=0`");
 	else if (errnum == EPERM && seccomp_filtered())
-		snprintf(buf, len, "a seccomp filter on this process refuses unshare(CLONE_NEWUSER) (are you inside a "
-				   "container? give it a profile that allows user namespaces)");
+		snprintf(buf, len,
+			 "a seccomp filter on this process refuses unshare(CLONE_NEWUSER) (are you inside a "
+			 "container? give it a profile that allows user namespaces)");
 	else if (errnum == EPERM)
-		snprintf(buf, len, "user.max_user_namespaces, kernel.unprivileged_userns_clone and "
-				   "kernel.apparmor_restrict_unprivileged_userns allow it: a chroot, an LSM policy "
-				   "or a seccomp filter of a parent refuses it (see `ocirt-rootless doctor`)");
+		snprintf(buf, len,
+			 "user.max_user_namespaces, kernel.unprivileged_userns_clone and "
+			 "kernel.apparmor_restrict_unprivileged_userns allow it: a chroot, an LSM policy "
+			 "or a seccomp filter of a parent refuses it (see `ocirt-rootless doctor`)");
 	else
 		snprintf(buf, len, "%s (see `ocirt-rootless doctor`)", strerror(errnum));
 }
@@ -595,8 +611,7 @@ static char *format_map(const struct spec_idmap *m, size_t n)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%u %u %u\n", m[i].container_id, m[i].host_id,
-					m[i].size);
+		len += (size_t)snprintf(buf + len, cap - len, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
 	return buf;
 }
 

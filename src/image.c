@@ -174,9 +174,11 @@ const char *image_digest_hex(const char *digest)
 
 const char *image_host_arch(void)
 {
-	static const struct { const char *uname, *oci; } arches[] = {
-		{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "arm"}, {"armv6l", "arm"},
-		{"i686", "386"},     {"i386", "386"},      {"ppc64le", "ppc64le"}, {"s390x", "s390x"},
+	static const struct {
+		const char *uname, *oci;
+	} arches[] = {
+		{"x86_64", "amd64"},	{"aarch64", "arm64"}, {"armv7l", "arm"},	  {"armv6l", "arm"},
+		{"i686", "386"},	{"i386", "386"},      {"ppc64le", "ppc64le"},	  {"s390x", "s390x"},
 		{"riscv64", "riscv64"}, {"mips64", "mips64"}, {"loongarch64", "loong64"},
 	};
 	struct utsname u;
@@ -224,8 +226,8 @@ static char *db_lookup(const char *db, size_t key_field, const char *key, size_t
 	return NULL;
 }
 
-int image_parse_user(const char *user, const char *passwd, const char *group, uint32_t *ret_uid,
-		     uint32_t *ret_gid, struct ocr_error *err)
+int image_parse_user(const char *user, const char *passwd, const char *group, uint32_t *ret_uid, uint32_t *ret_gid,
+		     struct ocr_error *err)
 {
 	cleanup_free char *u = xstrdup(user ? user : "");
 	char *g = strchr(u, ':');
@@ -303,11 +305,17 @@ struct archive_api {
 	__typeof__(archive_entry_xattr_next) *xattr_next;
 };
 
-#define ARCHIVE_SYM(field, name) {offsetof(struct archive_api, field), name}
+#define ARCHIVE_SYM(field, name)                          \
+	{                                                 \
+		offsetof(struct archive_api, field), name \
+	}
 
 static int archive_load(struct archive_api *api, struct ocr_error *err)
 {
-	static const struct { size_t off; const char *name; } syms[] = {
+	static const struct {
+		size_t off;
+		const char *name;
+	} syms[] = {
 		ARCHIVE_SYM(read_new, "archive_read_new"),
 		ARCHIVE_SYM(filter_gzip, "archive_read_support_filter_gzip"),
 		ARCHIVE_SYM(filter_zstd, "archive_read_support_filter_zstd"),
@@ -335,8 +343,9 @@ static int archive_load(struct archive_api *api, struct ocr_error *err)
 
 	api->handle = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
 	if (api->handle == NULL)
-		return ocr_fail(err, ENOENT, "unpacking layers needs libarchive.so.13 "
-					      "(Debian: apt install libarchive13): %s",
+		return ocr_fail(err, ENOENT,
+				"unpacking layers needs libarchive.so.13 "
+				"(Debian: apt install libarchive13): %s",
 				dlerror());
 	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
 		void *sym = dlsym(api->handle, syms[i].name);
@@ -351,7 +360,7 @@ static int archive_load(struct archive_api *api, struct ocr_error *err)
 
 struct layout {
 	char *dir;
-	int fd;   /* O_PATH of the layout */
+	int fd; /* O_PATH of the layout */
 };
 
 /* Open blobs/sha256/HEX of the layout: a regular file, nothing else. */
@@ -380,8 +389,9 @@ static int blob_open(const struct layout *l, const char *digest, struct ocr_erro
 
 static int digest_mismatch(const char *digest, const char *what, const char *got, struct ocr_error *err)
 {
-	return ocr_fail(err, EBADMSG, "blob %s (%s): content hashes to sha256:%s: the image is corrupt or was "
-				      "tampered with",
+	return ocr_fail(err, EBADMSG,
+			"blob %s (%s): content hashes to sha256:%s: the image is corrupt or was "
+			"tampered with",
 			digest, what, got);
 }
 
@@ -480,8 +490,8 @@ static bool is_manifest_type(const char *mt)
 
 static const char *ref_name(json_t *desc)
 {
-	return json_string_value(json_object_get(json_object_get(desc, "annotations"),
-						 "org.opencontainers.image.ref.name"));
+	return json_string_value(
+		json_object_get(json_object_get(desc, "annotations"), "org.opencontainers.image.ref.name"));
 }
 
 /* The entry of MANIFESTS for linux/<host arch>, else the first without a
@@ -493,7 +503,7 @@ static json_t *select_platform(json_t *manifests, const char *where, struct ocr_
 	size_t i, len = 0;
 	char found[512] = "";
 
-	json_array_foreach(manifests, i, m) {
+	json_array_foreach (manifests, i, m) {
 		json_t *p = json_object_get(m, "platform");
 		const char *os = json_string_value(json_object_get(p, "os"));
 		const char *a = json_string_value(json_object_get(p, "architecture"));
@@ -529,7 +539,7 @@ static json_t *select_top(json_t *index, const char *tag, const char *dir, struc
 		ocr_fail(err, EINVAL, "`%s/index.json`: no manifests", dir);
 		return NULL;
 	}
-	json_array_foreach(manifests, i, m) {
+	json_array_foreach (manifests, i, m) {
 		const char *name = ref_name(m);
 		if (name && len < sizeof(tags) && strstr(tags, name) == NULL)
 			len += (size_t)snprintf(tags + len, sizeof(tags) - len, "%s%s", len ? ", " : "", name);
@@ -583,12 +593,12 @@ static int resolve_manifest(const struct layout *l, json_t *desc, int depth, jso
 /* --------------------------------------------------------------- unpacking */
 
 struct layer {
-	const char *digest;  /* in the manifest json */
+	const char *digest; /* in the manifest json */
 	const char *hex;
 	int64_t size;
 	int blobfd;
 	bool cached;
-	char *dir;           /* CACHE/layers/sha256/HEX */
+	char *dir; /* CACHE/layers/sha256/HEX */
 };
 
 struct dirtime {
@@ -599,10 +609,10 @@ struct dirtime {
 struct unpack {
 	const struct ocr_ctx *ctx;
 	struct archive_api api;
-	int cachefd;               /* CACHE/layers/sha256 */
+	int cachefd; /* CACHE/layers/sha256 */
 	struct layer *layers;
 	size_t n_layers;
-	bool single_id;            /* chown to other ids cannot work: skip it */
+	bool single_id; /* chown to other ids cannot work: skip it */
 	image_progress_fn progress;
 	void *progress_arg;
 	/* the layer being unpacked */
@@ -667,8 +677,9 @@ static int open_parent(struct unpack *u, const char *parent, struct ocr_error *e
 			return ocr_fail_errno(err, "make parent `%s`", prefix);
 		fd = open_in_layer(u->rootfd, prefix, O_RDONLY | O_DIRECTORY);
 		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
-			return ocr_fail(err, EPERM, "refused: `%s` does not lead to a directory inside the layer "
-						    "(a symlink out of it?)",
+			return ocr_fail(err, EPERM,
+					"refused: `%s` does not lead to a directory inside the layer "
+					"(a symlink out of it?)",
 					prefix);
 		if (fd < 0)
 			return ocr_fail_errno(err, "parent `%s`", prefix);
@@ -709,8 +720,9 @@ static int set_owner(struct unpack *u, int dirfd, const char *name, int fd, stru
 		return 0;
 	}
 	if (errno == EINVAL)
-		return ocr_fail(err, EINVAL, "owned by %u:%u, outside the ids mapped for you (your ranges in "
-					     "/etc/subuid and /etc/subgid are too small)",
+		return ocr_fail(err, EINVAL,
+				"owned by %u:%u, outside the ids mapped for you (your ranges in "
+				"/etc/subuid and /etc/subgid are too small)",
 				uid, gid);
 	return ocr_fail_errno(err, "chown");
 }
@@ -751,7 +763,7 @@ static int write_data(struct unpack *u, struct archive *a, int fd, int64_t size,
 	}
 	if (r != ARCHIVE_EOF)
 		return ocr_fail(err, EIO, "read: %s", u->api.error_string(a));
-	if (size >= 0 && ftruncate(fd, size) < 0)  /* a trailing hole */
+	if (size >= 0 && ftruncate(fd, size) < 0) /* a trailing hole */
 		return ocr_fail_errno(err, "truncate");
 	return 0;
 }
@@ -828,8 +840,7 @@ static int make_symlink(struct unpack *u, struct archive_entry *e, int pfd, cons
 	return 0;
 }
 
-static int make_hardlink(struct unpack *u, struct archive_entry *e, int pfd, const char *base,
-			 struct ocr_error *err)
+static int make_hardlink(struct unpack *u, struct archive_entry *e, int pfd, const char *base, struct ocr_error *err)
 {
 	char target[PATH_MAX];
 	cleanup_close int tfd = -1;
@@ -917,12 +928,18 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive_entr
 	if (u->api.hardlink(e) != NULL)
 		return make_hardlink(u, e, pfd, base, err);
 	switch (type) {
-	case AE_IFREG: return make_regular(u, a, e, pfd, base, err);
-	case AE_IFDIR: return make_dir(u, e, pfd, base, path, err);
-	case AE_IFLNK: return make_symlink(u, e, pfd, base, err);
-	case AE_IFCHR: return make_special(u, e, pfd, base, S_IFCHR, err);
-	case AE_IFBLK: return make_special(u, e, pfd, base, S_IFBLK, err);
-	case AE_IFIFO: return make_special(u, e, pfd, base, S_IFIFO, err);
+	case AE_IFREG:
+		return make_regular(u, a, e, pfd, base, err);
+	case AE_IFDIR:
+		return make_dir(u, e, pfd, base, path, err);
+	case AE_IFLNK:
+		return make_symlink(u, e, pfd, base, err);
+	case AE_IFCHR:
+		return make_special(u, e, pfd, base, S_IFCHR, err);
+	case AE_IFBLK:
+		return make_special(u, e, pfd, base, S_IFBLK, err);
+	case AE_IFIFO:
+		return make_special(u, e, pfd, base, S_IFIFO, err);
 	default:
 		ocr_debug(&u->ctx->log, "layer %s: skipped `%s` (file type %#o)", u->cur->digest, path, type);
 		return 0;
@@ -942,8 +959,10 @@ static la_ssize_t blob_read(struct archive *a, void *arg, const void **ret)
 	image_sha256_update(&u->sha, u->buf, (size_t)n);
 	u->bytes += (uint64_t)n;
 	if (u->progress) {
-		struct image_progress p = {.layer = u->cur_index + 1, .n_layers = u->n_layers,
-					   .digest = u->cur->digest, .done = u->bytes,
+		struct image_progress p = {.layer = u->cur_index + 1,
+					   .n_layers = u->n_layers,
+					   .digest = u->cur->digest,
+					   .done = u->bytes,
 					   .total = u->cur->size > 0 ? (uint64_t)u->cur->size : 0};
 		u->progress(u->progress_arg, &p);
 	}
@@ -1038,7 +1057,7 @@ static int unpack_layer(struct unpack *u, size_t index, struct ocr_error *err)
 	if (strcmp(hex, l->hex) != 0) {
 		struct ocr_error first = *err;
 		digest_mismatch(l->digest, "layer", hex, err);
-		if (rc < 0)  /* a corrupt blob fails unpacking too: say why */
+		if (rc < 0) /* a corrupt blob fails unpacking too: say why */
 			ocr_debug(&u->ctx->log, "layer %s: %s", l->digest, first.msg);
 		rc = -1;
 	} else if (rc == 0 && l->size >= 0 && u->bytes != (uint64_t)l->size) {
@@ -1062,8 +1081,12 @@ static int unpack_layer(struct unpack *u, size_t index, struct ocr_error *err)
 		ocr_debug(&u->ctx->log, "layer %s: %zu device nodes skipped", l->digest, u->skipped_devices);
 	ocr_debug(&u->ctx->log, "layer %s: unpacked into %s", l->digest, l->dir);
 	if (u->progress) {
-		struct image_progress p = {.layer = index + 1, .n_layers = u->n_layers, .digest = l->digest,
-					   .done = u->bytes, .total = u->bytes, .finished = true};
+		struct image_progress p = {.layer = index + 1,
+					   .n_layers = u->n_layers,
+					   .digest = l->digest,
+					   .done = u->bytes,
+					   .total = u->bytes,
+					   .finished = true};
 		u->progress(u->progress_arg, &p);
 	}
 	return 0;
@@ -1134,10 +1157,10 @@ static json_t *strings_json(json_t *a, json_t *b)
 	json_t *out = json_array(), *v;
 	size_t i;
 
-	json_array_foreach(a, i, v)
+	json_array_foreach (a, i, v)
 		if (json_is_string(v))
 			json_array_append(out, v);
-	json_array_foreach(b, i, v)
+	json_array_foreach (b, i, v)
 		if (json_is_string(v))
 			json_array_append(out, v);
 	return out;
@@ -1149,7 +1172,7 @@ static json_t *env_json(json_t *env)
 	bool has_path = false;
 	size_t i;
 
-	json_array_foreach(env, i, v) {
+	json_array_foreach (env, i, v) {
 		const char *s = json_string_value(v);
 		if (s == NULL || strchr(s, '=') == NULL)
 			continue;
@@ -1186,8 +1209,8 @@ static char *layers_annotation(const struct layer *layers, size_t n)
 	return s;
 }
 
-static int process_json(const struct ocr_ctx *ctx, json_t *spec, json_t *icfg, const struct layer *layers,
-			size_t n, struct ocr_error *err)
+static int process_json(const struct ocr_ctx *ctx, json_t *spec, json_t *icfg, const struct layer *layers, size_t n,
+			struct ocr_error *err)
 {
 	json_t *proc = json_object_get(spec, "process");
 	json_t *args = strings_json(json_object_get(icfg, "Entrypoint"), json_object_get(icfg, "Cmd"));
@@ -1227,7 +1250,7 @@ static json_t *annotations_json(const struct ocr_ctx *ctx, json_t *icfg, const s
 	const char *key, *sig = json_string_value(json_object_get(icfg, "StopSignal"));
 	cleanup_free char *lay = layers_annotation(layers, n);
 
-	json_object_foreach(json_object_get(icfg, "Labels"), key, v) {
+	json_object_foreach (json_object_get(icfg, "Labels"), key, v) {
 		/* an image must not choose where the runtime writes */
 		if (str_has_prefix(key, "run.oci.ocirt.") || !json_is_string(v)) {
 			ocr_debug(&ctx->log, "image: label `%s` not copied into the annotations", key);
@@ -1348,7 +1371,7 @@ static int prepare_layers(struct unpack *u, json_t *manifest, const struct layou
 	u->layers = xcalloc(u->n_layers, sizeof(*u->layers));
 	for (i = 0; i < u->n_layers; i++)
 		u->layers[i].blobfd = -1;
-	json_array_foreach(arr, i, d) {
+	json_array_foreach (arr, i, d) {
 		struct layer *l = &u->layers[i];
 		const char *mt = json_string_value(json_object_get(d, "mediaType"));
 		struct stat st;
@@ -1364,8 +1387,11 @@ static int prepare_layers(struct unpack *u, json_t *manifest, const struct layou
 		l->dir = xasprintf("%s/layers/sha256/%s", cache, l->hex);
 		l->cached = fstatat(u->cachefd, l->hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 		if (l->cached) {
-			struct image_progress p = {.layer = i + 1, .n_layers = u->n_layers, .digest = l->digest,
-						   .total = l->size > 0 ? (uint64_t)l->size : 0, .cached = true};
+			struct image_progress p = {.layer = i + 1,
+						   .n_layers = u->n_layers,
+						   .digest = l->digest,
+						   .total = l->size > 0 ? (uint64_t)l->size : 0,
+						   .cached = true};
 			if (blob_verify_fd(l->blobfd, l->digest, l->size, "layer", u->progress, u->progress_arg, &p,
 					   err) < 0)
 				return ocr_wrap(err, "layer %zu of %zu", i + 1, u->n_layers);

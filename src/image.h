@@ -32,26 +32,26 @@
 #include "ctx.h"
 #include "error.h"
 
-#define IMAGE_MAX_JSON (4u * 1024u * 1024u)  /* index, manifest, config */
+#define IMAGE_MAX_JSON (4u * 1024u * 1024u) /* index, manifest, config */
 #define IMAGE_MAX_LAYERS 127
 #define IMAGE_MAX_INDEX_DEPTH 4
 #define IMAGE_OPAQUE_XATTR "user.overlay.opaque"
 
 struct image_progress {
-	size_t layer, n_layers;  /* 1-based, bottom first */
-	const char *digest;      /* "sha256:..." */
-	uint64_t done, total;    /* compressed bytes read / blob size */
-	bool cached;             /* only verified, not unpacked */
+	size_t layer, n_layers; /* 1-based, bottom first */
+	const char *digest; /* "sha256:..." */
+	uint64_t done, total; /* compressed bytes read / blob size */
+	bool cached; /* only verified, not unpacked */
 	bool finished;
 };
 
 typedef void (*image_progress_fn)(void *arg, const struct image_progress *p);
 
 struct image_bundle_opts {
-	const char *image;   /* OCI_LAYOUT[:TAG] */
-	const char *cache;   /* NULL: $XDG_CACHE_HOME/ocirt-rootless or ~/.cache/ocirt-rootless */
-	const char *bundle;  /* created if missing; must not hold a config.json */
-	bool rootless;       /* a config for an unprivileged user */
+	const char *image; /* OCI_LAYOUT[:TAG] */
+	const char *cache; /* NULL: $XDG_CACHE_HOME/ocirt-rootless or ~/.cache/ocirt-rootless */
+	const char *bundle; /* created if missing; must not hold a config.json */
+	bool rootless; /* a config for an unprivileged user */
 	image_progress_fn progress;
 	void *progress_arg;
 };
@@ -97,7 +97,7 @@ const char *image_host_arch(void);
 
 /* Image config "User": "", "UID", "UID:GID", or names resolved with the
  * PASSWD and GROUP file contents (either may be NULL). */
-int image_parse_user(const char *user, const char *passwd, const char *group, uint32_t *ret_uid,
-		     uint32_t *ret_gid, struct ocr_error *err);
+int image_parse_user(const char *user, const char *passwd, const char *group, uint32_t *ret_uid, uint32_t *ret_gid,
+		     struct ocr_error *err);
 
 #endif

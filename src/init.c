@@ -26,8 +26,8 @@
 
 /* User first (it owns the others), mount last (it changes what paths
  * mean). */
-const int init_namespace_order[8] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET,
-				     CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS};
+const int init_namespace_order[8] = {CLONE_NEWUSER, CLONE_NEWIPC,    CLONE_NEWUTS,  CLONE_NEWNET,
+				     CLONE_NEWPID,  CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS};
 
 static bool has_new_ns(const struct spec *spec, int type)
 {
@@ -122,8 +122,7 @@ static int set_names(const struct spec *spec, struct ocr_error *err)
 	}
 	if (spec->hostname && spec->hostname[0] && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
 		return ocr_fail_errno(err, "hostname `%s`", spec->hostname);
-	if (spec->domainname && spec->domainname[0] &&
-	    setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+	if (spec->domainname && spec->domainname[0] && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
 		return ocr_fail_errno(err, "domainname `%s`", spec->domainname);
 	return 0;
 }
@@ -163,8 +162,8 @@ static int run_container_hooks(const struct init_config *ic, enum spec_hook_kind
 }
 
 /* Everything between the namespaces and READY. */
-static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struct process_plan *pp,
-		      char **ret_state, bool *ret_hook_failed, struct ocr_error *err)
+static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struct process_plan *pp, char **ret_state,
+		      bool *ret_hook_failed, struct ocr_error *err)
 {
 	const struct spec *spec = ic->spec;
 	struct sync_msg m;
@@ -201,9 +200,8 @@ static int init_build(const struct init_config *ic, struct rootfs_ctx *rc, struc
 	 * see it now: what a sysctl file refers to is decided by the writer's
 	 * namespaces, which are already the container's. A namespace joined
 	 * by path (Podman's network) is the container's own as a new one. */
-	if (rootfs_sysctl(spec, spec_namespace(spec, CLONE_NEWNET) != NULL,
-			  spec_namespace(spec, CLONE_NEWIPC) != NULL, spec_namespace(spec, CLONE_NEWUTS) != NULL,
-			  err) < 0)
+	if (rootfs_sysctl(spec, spec_namespace(spec, CLONE_NEWNET) != NULL, spec_namespace(spec, CLONE_NEWIPC) != NULL,
+			  spec_namespace(spec, CLONE_NEWUTS) != NULL, err) < 0)
 		return -1;
 	/* The listener socket is a host path: connect before pivot_root. */
 	if (spec->linux_ && spec->linux_->seccomp &&
@@ -252,13 +250,19 @@ static int wait_for_start(const struct init_config *ic, int *ret_conn, struct oc
 __attribute__((noreturn)) static void init_main(const struct init_config *ic)
 {
 	struct ocr_error err = {0};
-	struct rootfs_ctx rc = {.spec = ic->spec, .rootfs = ic->rootfs, .log = &ic->ctx->log,
+	struct rootfs_ctx rc = {.spec = ic->spec,
+				.rootfs = ic->rootfs,
+				.log = &ic->ctx->log,
 				.own_netns = has_new_ns(ic->spec, CLONE_NEWNET),
 				.own_cgroupns = spec_namespace(ic->spec, CLONE_NEWCGROUP) != NULL,
-				.no_pivot = ic->no_pivot, .rootfd = -1};
-	struct process_plan pp = {.p = ic->spec->process, .log = &ic->ctx->log,
+				.no_pivot = ic->no_pivot,
+				.rootfd = -1};
+	struct process_plan pp = {.p = ic->spec->process,
+				  .log = &ic->ctx->log,
 				  .setgroups_denied = ic->plan->deny_setgroups,
-				  .preserve_fds = ic->preserve_fds, .create_cwd = true, .cwd_fd = -1};
+				  .preserve_fds = ic->preserve_fds,
+				  .create_cwd = true,
+				  .cwd_fd = -1};
 	cleanup_free char *state = NULL;
 	int conn = ic->sync_fd;
 	bool hook_failed = false;

@@ -15,11 +15,11 @@ struct init_config {
 	const struct spec *spec;
 	const char *rootfs;
 	const struct idmap_plan *plan;
-	int sync_fd;          /* our end of the sync pair */
-	int listen_fd;        /* start socket, or -1 when start comes on sync_fd */
-	int console_fd;       /* connected --console-socket, or -1 */
+	int sync_fd; /* our end of the sync pair */
+	int listen_fd; /* start socket, or -1 when start comes on sync_fd */
+	int console_fd; /* connected --console-socket, or -1 */
 	bool no_pivot;
-	bool detach;          /* the runtime exits after create: survive it */
+	bool detach; /* the runtime exits after create: survive it */
 	int preserve_fds;
 	const struct overlay_plan *overlay;
 };

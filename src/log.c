@@ -51,8 +51,7 @@ static const char *level_name(enum ocr_log_level level)
 	}
 }
 
-void ocr_logf(const struct ocr_log *log, enum ocr_log_level level,
-	      const char *fmt, ...)
+void ocr_logf(const struct ocr_log *log, enum ocr_log_level level, const char *fmt, ...)
 {
 	char msg[4096], ts[64], line[8192];
 	va_list ap;
@@ -67,8 +66,7 @@ void ocr_logf(const struct ocr_log *log, enum ocr_log_level level,
 	if (log->fd >= 0) {
 		format_timestamp(ts, sizeof(ts));
 		if (log->json) {
-			json_t *o = json_pack("{s:s,s:s,s:s}", "level", level_name(level),
-					      "msg", msg, "time", ts);
+			json_t *o = json_pack("{s:s,s:s,s:s}", "level", level_name(level), "msg", msg, "time", ts);
 			char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 			if (s) {
 				n = snprintf(line, sizeof(line), "%s\n", s);
@@ -85,7 +83,10 @@ void ocr_logf(const struct ocr_log *log, enum ocr_log_level level,
 	}
 	if (log->to_stderr && (log->fd < 0 || level >= OCR_LOG_WARN)) {
 		n = snprintf(line, sizeof(line), "ocirt-rootless: %s%s\n",
-			     level == OCR_LOG_WARN ? "warning: " : level == OCR_LOG_DEBUG ? "debug: " : "", msg);
+			     level == OCR_LOG_WARN    ? "warning: "
+			     : level == OCR_LOG_DEBUG ? "debug: "
+						      : "",
+			     msg);
 		if (n > 0)
 			(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}

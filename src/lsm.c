@@ -54,7 +54,8 @@ int lsm_apply_on_exec(const struct spec_process *p, struct ocr_error *err)
 		if (write_attr(aa, v, "process.apparmorProfile", err) < 0)
 			return -1;
 	}
-	if (p->selinux_label && p->selinux_label[0] && write_attr(se, p->selinux_label, "process.selinuxLabel", err) < 0)
+	if (p->selinux_label && p->selinux_label[0] &&
+	    write_attr(se, p->selinux_label, "process.selinuxLabel", err) < 0)
 		return -1;
 	return 0;
 }

@@ -183,8 +183,16 @@ static char *default_root(uid_t euid, bool initial)
 	return xasprintf("/tmp/ocirt-rootless-%u", (unsigned)euid);
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_CGROUP_MANAGER, OPT_ROOTLESS,
-       OPT_IDMAP_HELPER };
+enum {
+	OPT_ROOT = 256,
+	OPT_LOG,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG,
+	OPT_SYSTEMD_CGROUP,
+	OPT_CGROUP_MANAGER,
+	OPT_ROOTLESS,
+	OPT_IDMAP_HELPER
+};
 
 static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root, struct ocr_error *err)
 {
@@ -232,8 +240,8 @@ static int parse_globals(int argc, char **argv, struct ocr_ctx *ctx, char **root
 			else if (strcmp(optarg, "disabled") == 0)
 				ctx->cgroup_manager = OCR_CGROUP_DISABLED;
 			else
-				return ocr_fail(err, EINVAL, "--cgroup-manager: `%s` is not systemd, cgroupfs or disabled",
-						optarg);
+				return ocr_fail(err, EINVAL,
+						"--cgroup-manager: `%s` is not systemd, cgroupfs or disabled", optarg);
 			break;
 		case OPT_ROOTLESS:
 			break; /* runc compatibility: always rootless-aware */
@@ -301,7 +309,7 @@ int main(int argc, char **argv)
 	ctx.root = root;
 	argc -= optind;
 	argv += optind;
-	optind = 0;  /* full getopt reset for the verb's own flags */
+	optind = 0; /* full getopt reset for the verb's own flags */
 	rc = c->fn(&ctx, argc, argv, &err);
 	if (rc < 0)
 		rc = report(&ctx, &err);

@@ -102,8 +102,8 @@ int mount_parse_options(char *const *opts, size_t n, struct mount_opts *ret, str
 			char shown[256];
 
 			str_escape(shown, sizeof(shown), o);
-			return ocr_fail(err, EINVAL, "mount option `%s` contains a comma: give each option as its own entry",
-					shown);
+			return ocr_fail(err, EINVAL,
+					"mount option `%s` contains a comma: give each option as its own entry", shown);
 		}
 		for (size_t k = 0; k < ARRAY_SIZE(mount_options) && !found; k++) {
 			if (strcmp(o, mount_options[k].name) != 0)

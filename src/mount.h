@@ -11,27 +11,25 @@
 #include "error.h"
 
 struct mount_opts {
-	unsigned long flags;        /* MS_* to set */
-	unsigned long clear;        /* MS_* explicitly cleared ("rw", "suid") */
-	unsigned long propagation;  /* MS_SHARED|MS_SLAVE|... (| MS_REC) */
+	unsigned long flags; /* MS_* to set */
+	unsigned long clear; /* MS_* explicitly cleared ("rw", "suid") */
+	unsigned long propagation; /* MS_SHARED|MS_SLAVE|... (| MS_REC) */
 	bool bind, recursive;
-	uint64_t attr_set, attr_clr;  /* recursive attrs (rro, rnosuid...) */
+	uint64_t attr_set, attr_clr; /* recursive attrs (rro, rnosuid...) */
 	bool has_rattrs;
 	uint64_t propagation_attr;
-	char *data;                 /* the rest, comma-joined; malloc'd */
+	char *data; /* the rest, comma-joined; malloc'd */
 };
 
 /* Parse a mounts[].options list; unknown options go to data. */
-int mount_parse_options(char *const *opts, size_t n, struct mount_opts *ret,
-			struct ocr_error *err);
+int mount_parse_options(char *const *opts, size_t n, struct mount_opts *ret, struct ocr_error *err);
 void mount_opts_clear(struct mount_opts *o);
 
 /* Open PATH (absolute, inside the root) as an O_PATH fd relative to
  * ROOTFD without leaving the root. With CREATE, missing components are
  * made as directories; the last one as a directory (IS_DIR) or an empty
  * file. */
-int mount_open_in_root(int rootfd, const char *path, bool create, bool is_dir,
-		       struct ocr_error *err);
+int mount_open_in_root(int rootfd, const char *path, bool create, bool is_dir, struct ocr_error *err);
 
 /* "/proc/self/fd/N" for FD. */
 void mount_fd_path(int fd, char *buf, size_t len);

@@ -30,7 +30,7 @@
 /* What one container asked for, flags and annotations merged. */
 struct net_request {
 	bool slirp;
-	bool from_flag;            /* --network (else the annotation) */
+	bool from_flag; /* --network (else the annotation) */
 	struct net_publish *publish;
 	size_t n_publish;
 	unsigned mtu;
@@ -89,7 +89,8 @@ int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_err
 		const char *close = memchr(s, ']', (size_t)(end - s));
 		size_t alen = close ? (size_t)(close - s - 1) : 0;
 		if (close == NULL || close[1] != ':' || alen == 0 || alen >= sizeof(ret->host_addr))
-			return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)", s);
+			return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)",
+					s);
 		memcpy(ret->host_addr, s + 1, alen);
 		if (inet_pton(AF_INET6, ret->host_addr, buf) != 1)
 			return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IPv6 address", s, ret->host_addr);
@@ -100,8 +101,8 @@ int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_err
 		if (second) {
 			size_t alen = (size_t)(first - s);
 			if (memchr(second + 1, ':', (size_t)(end - second - 1)))
-				return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)",
-						s);
+				return ocr_fail(err, EINVAL,
+						"`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)", s);
 			if (alen == 0 || alen >= sizeof(ret->host_addr))
 				return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX, s);
 			memcpy(ret->host_addr, s, alen);
@@ -193,7 +194,8 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 		r->allow_host_loopback = true;
 	} else if ((ann = spec_annotation(spec, NETWORK_ANN_LOOPBACK)) != NULL) {
 		if (parse_bool(ann, &r->allow_host_loopback) < 0)
-			return ocr_fail(err, EINVAL, "annotation " NETWORK_ANN_LOOPBACK ": `%s` is not true or false", ann);
+			return ocr_fail(err, EINVAL, "annotation " NETWORK_ANN_LOOPBACK ": `%s` is not true or false",
+					ann);
 	}
 	if (mtu == NULL && (ann = spec_annotation(spec, NETWORK_ANN_MTU)) != NULL) {
 		if (network_parse_mtu(ann, &r->mtu, err) < 0)
@@ -204,9 +206,10 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 	/* Flags without slirp are a mistake; annotations then just rest. */
 	if (!r->slirp && o && ((o->publish && o->publish[0]) || o->allow_host_loopback || o->mtu)) {
 		const char *what = o->publish && o->publish[0] ? "--publish"
-				   : o->allow_host_loopback ? "--allow-host-loopback"
-							    : "--mtu";
-		return ocr_fail(err, EINVAL, "%s needs --network slirp (or annotation " NETWORK_ANN_MODE "=slirp)", what);
+				   : o->allow_host_loopback    ? "--allow-host-loopback"
+							       : "--mtu";
+		return ocr_fail(err, EINVAL, "%s needs --network slirp (or annotation " NETWORK_ANN_MODE "=slirp)",
+				what);
 	}
 	return 0;
 }
@@ -224,8 +227,9 @@ static int check_tun(struct ocr_error *err)
 	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
 		return ocr_fail_errno(err, TUN_PATH " is missing: load the tun module (`modprobe tun`)");
 	if (errno == EACCES || errno == EPERM)
-		return ocr_fail_errno(err, TUN_PATH " is not accessible to uid %u (is it mode 0600?): as root, "
-					   "`chmod 0666 " TUN_PATH "` as the udev rules of distributions do",
+		return ocr_fail_errno(err,
+				      TUN_PATH " is not accessible to uid %u (is it mode 0600?): as root, "
+					       "`chmod 0666 " TUN_PATH "` as the udev rules of distributions do",
 				      (unsigned)geteuid());
 	return ocr_fail_errno(err, "open " TUN_PATH);
 }
@@ -284,8 +288,10 @@ static char *find_helper(struct ocr_error *err)
 		*slash = '\0';
 	path = xasprintf("%s/" NETWORK_HELPER_NAME, slash ? self : ".");
 	if (access(path, X_OK) < 0) {
-		ocr_fail_errno(err, "network helper `%s` (install " NETWORK_HELPER_NAME " next to the runtime or "
-				    "set $" NETWORK_HELPER_ENV ")", path);
+		ocr_fail_errno(err,
+			       "network helper `%s` (install " NETWORK_HELPER_NAME " next to the runtime or "
+			       "set $" NETWORK_HELPER_ENV ")",
+			       path);
 		free(path);
 		return NULL;
 	}
@@ -413,14 +419,15 @@ static int helper_wait_ready(int fd, pid_t pid, struct ocr_error *err)
 		kill(pid, SIGKILL);
 		TEMP_FAILURE_RETRY(waitpid(pid, &status, 0));
 		describe_exit(status, how, sizeof(how));
-		return ocr_fail(err, EIO, "network helper exited before it was ready (%s; --debug --log FILE shows its "
-					  "messages)", how);
+		return ocr_fail(err, EIO,
+				"network helper exited before it was ready (%s; --debug --log FILE shows its "
+				"messages)",
+				how);
 	}
 }
 
 static int helper_start(const struct ocr_ctx *ctx, const char *path, const char *id, const struct net_request *r,
-			pid_t pid, unsigned long long starttime, int state_dirfd, pid_t *ret_pid,
-			struct ocr_error *err)
+			pid_t pid, unsigned long long starttime, int state_dirfd, pid_t *ret_pid, struct ocr_error *err)
 {
 	cleanup_strv char **argv = helper_argv(ctx, path, id, r, pid, starttime);
 	cleanup_close int apidir = -1;
@@ -454,20 +461,18 @@ static int helper_start(const struct ocr_ctx *ctx, const char *path, const char 
 	return 0;
 }
 
-static json_t *record_of(pid_t pid, unsigned long long starttime, const char *socket_path,
-			 const struct net_request *r)
+static json_t *record_of(pid_t pid, unsigned long long starttime, const char *socket_path, const struct net_request *r)
 {
 	json_t *publish = json_array();
 
 	for (size_t i = 0; i < r->n_publish; i++) {
 		const struct net_publish *p = &r->publish[i];
-		char *s = p->host_addr[0] == '\0' ? xasprintf("%u:%u/%s", p->host_port, p->container_port,
-								 p->udp ? "udp" : "tcp")
-			  : strchr(p->host_addr, ':')
-			      ? xasprintf("[%s]:%u:%u/%s", p->host_addr, p->host_port, p->container_port,
-					  p->udp ? "udp" : "tcp")
-			      : xasprintf("%s:%u:%u/%s", p->host_addr, p->host_port, p->container_port,
-					  p->udp ? "udp" : "tcp");
+		char *s = p->host_addr[0] == '\0'
+				  ? xasprintf("%u:%u/%s", p->host_port, p->container_port, p->udp ? "udp" : "tcp")
+			  : strchr(p->host_addr, ':') ? xasprintf("[%s]:%u:%u/%s", p->host_addr, p->host_port,
+								  p->container_port, p->udp ? "udp" : "tcp")
+						      : xasprintf("%s:%u:%u/%s", p->host_addr, p->host_port,
+								  p->container_port, p->udp ? "udp" : "tcp");
 		json_array_append_new(publish, json_string(s));
 		free(s);
 	}
@@ -476,8 +481,8 @@ static json_t *record_of(pid_t pid, unsigned long long starttime, const char *so
 			 r->allow_host_loopback, "publish", publish);
 }
 
-static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct spec *spec,
-		       const struct net_request *r, pid_t pid, int state_dirfd, json_t *extra, struct ocr_error *err)
+static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, const struct net_request *r,
+		       pid_t pid, int state_dirfd, json_t *extra, struct ocr_error *err)
 {
 	const struct spec_namespace *ns = spec_namespace(spec, CLONE_NEWNET);
 	cleanup_free char *helper = NULL;
@@ -487,12 +492,15 @@ static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct s
 	json_t *rec;
 
 	if (ns == NULL)
-		return ocr_fail(err, EINVAL, "slirp needs a network namespace of its own: add {\"type\": \"network\"} "
-					     "to linux.namespaces in config.json");
+		return ocr_fail(err, EINVAL,
+				"slirp needs a network namespace of its own: add {\"type\": \"network\"} "
+				"to linux.namespaces in config.json");
 	if (ns->path) {
 		if (r->from_flag)
-			return ocr_fail(err, EINVAL, "config.json joins the network namespace `%s`: its network is run by "
-						     "whoever made it (leave out --network slirp)", ns->path);
+			return ocr_fail(err, EINVAL,
+					"config.json joins the network namespace `%s`: its network is run by "
+					"whoever made it (leave out --network slirp)",
+					ns->path);
 		ocr_debug(&ctx->log, "network: config joins `%s`: no helper started", ns->path);
 		return 0;
 	}
@@ -519,9 +527,8 @@ static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct s
 	return 0;
 }
 
-int network_setup(const struct ocr_ctx *ctx, const char *id, const struct spec *spec,
-		  const struct net_options *o, pid_t pid, int state_dirfd, json_t *extra,
-		  struct ocr_error *err)
+int network_setup(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, const struct net_options *o,
+		  pid_t pid, int state_dirfd, json_t *extra, struct ocr_error *err)
 {
 	struct net_request r;
 	int rc;
@@ -568,7 +575,8 @@ static int helper_stop(const struct ocr_ctx *ctx, pid_t pid, unsigned long long 
 				  STOP_TIMEOUT_MS);
 			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 			if (wait_pidfd(pidfd, STOP_TIMEOUT_MS) < 0)
-				return ocr_fail(err, ETIMEDOUT, "network helper %d did not exit after SIGKILL", (int)pid);
+				return ocr_fail(err, ETIMEDOUT, "network helper %d did not exit after SIGKILL",
+						(int)pid);
 		}
 	}
 	/* ECHILD when it is not ours: its parent (or init) reaps it. */
@@ -576,8 +584,7 @@ static int helper_stop(const struct ocr_ctx *ctx, pid_t pid, unsigned long long 
 	return 0;
 }
 
-int network_teardown(const struct ocr_ctx *ctx, const char *id, int state_dirfd, json_t *extra,
-		     struct ocr_error *err)
+int network_teardown(const struct ocr_ctx *ctx, const char *id, int state_dirfd, json_t *extra, struct ocr_error *err)
 {
 	json_t *rec = extra ? json_object_get(extra, "network") : NULL;
 	json_int_t pid, start;
@@ -622,8 +629,10 @@ static int api_connect(const struct ocr_ctx *ctx, const char *id, struct ocr_err
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		if (errno == ENOENT)
-			return ocr_fail(err, ENOENT, "container `%s` has no network helper (it was not created with "
-						     "--network slirp)", id);
+			return ocr_fail(err, ENOENT,
+					"container `%s` has no network helper (it was not created with "
+					"--network slirp)",
+					id);
 		if (errno == ECONNREFUSED)
 			return ocr_fail(err, ECONNREFUSED, "the network helper of container `%s` is not running", id);
 		return ocr_fail_errno(err, "connect to the network helper of container `%s`", id);
@@ -632,8 +641,7 @@ static int api_connect(const struct ocr_ctx *ctx, const char *id, struct ocr_err
 }
 
 /* One request, one answer; "error" answers become ERR. */
-static int api_call(const struct ocr_ctx *ctx, const char *id, json_t *req, json_t **ret_value,
-		    struct ocr_error *err)
+static int api_call(const struct ocr_ctx *ctx, const char *id, json_t *req, json_t **ret_value, struct ocr_error *err)
 {
 	cleanup_free char *out = json_dumps(req, JSON_COMPACT);
 	cleanup_free char *buf = NULL;
@@ -655,7 +663,8 @@ static int api_call(const struct ocr_ctx *ctx, const char *id, json_t *req, json
 		ssize_t n;
 		if (len + 1 >= cap) {
 			if (cap >= API_REPLY_MAX)
-				return ocr_fail(err, EFBIG, "network helper API: answer larger than %d bytes", API_REPLY_MAX);
+				return ocr_fail(err, EFBIG, "network helper API: answer larger than %d bytes",
+						API_REPLY_MAX);
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}

@@ -38,16 +38,16 @@
 #define NETWORK_MAX_PUBLISH 256
 
 struct net_options {
-	const char *mode;          /* --network: NULL (spec decides), "none", "slirp" */
-	char **publish;            /* --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp], NULL-terminated */
-	bool allow_host_loopback;  /* --allow-host-loopback */
-	const char *mtu;           /* --mtu N */
+	const char *mode; /* --network: NULL (spec decides), "none", "slirp" */
+	char **publish; /* --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp], NULL-terminated */
+	bool allow_host_loopback; /* --allow-host-loopback */
+	const char *mtu; /* --mtu N */
 };
 
 /* One --publish: host ADDR:PORT -> the container's PORT. */
 struct net_publish {
 	bool udp;
-	char host_addr[46];        /* IPv4 or IPv6 literal; "" = every address */
+	char host_addr[46]; /* IPv4 or IPv6 literal; "" = every address */
 	unsigned host_port, container_port;
 };
 
@@ -60,13 +60,11 @@ int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err);
 /* Called by create once the container's init (PID) exists and before the
  * container may start. Does nothing unless networking was asked for;
  * records what it started in EXTRA (member "network"). */
-int network_setup(const struct ocr_ctx *ctx, const char *id, const struct spec *spec,
-		  const struct net_options *o, pid_t pid, int state_dirfd, json_t *extra,
-		  struct ocr_error *err);
+int network_setup(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, const struct net_options *o,
+		  pid_t pid, int state_dirfd, json_t *extra, struct ocr_error *err);
 /* Called by delete (and by a failed create): stop and reap what
  * network_setup started. Idempotent. */
-int network_teardown(const struct ocr_ctx *ctx, const char *id, int state_dirfd, json_t *extra,
-		     struct ocr_error *err);
+int network_teardown(const struct ocr_ctx *ctx, const char *id, int state_dirfd, json_t *extra, struct ocr_error *err);
 
 /* Port forwards of a running container, through its helper's API socket
  * (ROOT/ID/net.sock). */

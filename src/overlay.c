@@ -22,15 +22,15 @@
 #define OVL_DIR "overlay"
 #define OVL_DRIVER_FILE "driver"
 #define OVL_FUSE_LOG "fuse.log"
-#define OVL_MOUNT_DATA_MAX 4000  /* mount(2) copies one page of options */
+#define OVL_MOUNT_DATA_MAX 4000 /* mount(2) copies one page of options */
 #define OVL_REMOVE_DEPTH 4096
 
 enum ovl_mode { OVL_AUTO, OVL_KERNEL, OVL_FUSE };
 
 struct ovl_priv {
-	char **lowers;  /* top first, NULL-terminated */
+	char **lowers; /* top first, NULL-terminated */
 	char *upper, *work;
-	char *dir;      /* STATE/overlay */
+	char *dir; /* STATE/overlay */
 	enum ovl_mode mode;
 };
 
@@ -138,8 +138,9 @@ static void warn_network_fs(const struct ocr_ctx *ctx, const char *path)
 		return;
 	/* NFS, Lustre, GPFS: no user xattrs or no d_type, and slow. */
 	if (sf.f_type == 0x6969 || sf.f_type == 0x0BD00BD0 || sf.f_type == 0x47504653)
-		ocr_warn(&ctx->log, "upper dir `%s` is on a network filesystem: overlays need local storage "
-				    "(use a --upper on a local disk)",
+		ocr_warn(&ctx->log,
+			 "upper dir `%s` is on a network filesystem: overlays need local storage "
+			 "(use a --upper on a local disk)",
 			 path);
 }
 
@@ -272,8 +273,9 @@ static int mount_kernel(const struct overlay_plan *plan, const struct ovl_priv *
 	cleanup_free char *data = mount_data(p, true);
 
 	if (strlen(data) > OVL_MOUNT_DATA_MAX)
-		return ocr_fail(err, E2BIG, "kernel overlayfs: the layer paths are longer than its %d-byte "
-					    "option limit (use --overlay=fuse or shorter paths)",
+		return ocr_fail(err, E2BIG,
+				"kernel overlayfs: the layer paths are longer than its %d-byte "
+				"option limit (use --overlay=fuse or shorter paths)",
 				OVL_MOUNT_DATA_MAX);
 	if (mount("overlay", plan->merged, "overlay", 0, data) < 0)
 		return ocr_fail_errno(err, "kernel overlayfs (userxattr) on `%s`", plan->merged);
@@ -403,8 +405,7 @@ static int fuse_root(const struct ovl_priv *p, const char *root, const char **re
 	if (bind_into(root, updir, false, false) < 0)
 		return -1;
 	*ret_what = root;
-	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
-	    chdir("/") < 0)
+	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return -1;
 	return 0;
 }
@@ -428,7 +429,7 @@ static int fuse_stdio(int fusefd, int logfd)
 }
 
 __attribute__((noreturn)) static void fuse_child(const char *prog, char *const argv[], const struct ovl_priv *p,
-						  int fusefd, int logfd, pid_t parent)
+						 int fusefd, int logfd, pid_t parent)
 {
 	const char *what = NULL;
 	char *root;
@@ -922,7 +923,7 @@ int overlay_userns_run(const struct ocr_ctx *ctx, const struct idmap_plan *plan,
 	close(to_parent[0]);
 	if (pid > 0) {
 		if (rc < 0)
-			return -1;  /* cleanup_pid kills and reaps */
+			return -1; /* cleanup_pid kills and reaps */
 		if (TEMP_FAILURE_RETRY(waitpid(pid, &status, 0)) < 0)
 			return ocr_fail_errno(err, "wait for the user namespace helper");
 		pid = 0;

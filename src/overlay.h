@@ -40,16 +40,16 @@
 #define OVERLAY_FUSE_TIMEOUT_MS 10000
 
 struct overlay_options {
-	char **layers;      /* --layer DIR (repeatable, top first), NULL-terminated */
-	const char *upper;  /* --upper DIR */
-	const char *mode;   /* --overlay auto|kernel|fuse */
+	char **layers; /* --layer DIR (repeatable, top first), NULL-terminated */
+	const char *upper; /* --upper DIR */
+	const char *mode; /* --overlay auto|kernel|fuse */
 };
 
 /* What create decided, handed from the runtime to the container's init. */
 struct overlay_plan {
 	bool enabled;
-	char *merged;   /* the mount point, used as the rootfs */
-	void *priv;     /* implementation data */
+	char *merged; /* the mount point, used as the rootfs */
+	void *priv; /* implementation data */
 };
 
 /* In the runtime, before the container's init exists: does the bundle

@@ -122,9 +122,8 @@ int process_apply_limits(const struct spec_process *p, struct ocr_error *err)
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
 		if (setrlimit((__rlimit_resource_t)p->rlimits[i].resource, &rl) < 0)
-			return ocr_fail_errno(err, "process.rlimits: %s soft %llu hard %llu",
-					      p->rlimits[i].name, (unsigned long long)rl.rlim_cur,
-					      (unsigned long long)rl.rlim_max);
+			return ocr_fail_errno(err, "process.rlimits: %s soft %llu hard %llu", p->rlimits[i].name,
+					      (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 	}
 	if (p->io_priority.set) {
 		long prio = ((long)p->io_priority.klass << 13) | p->io_priority.priority;
@@ -167,8 +166,9 @@ static int switch_user(const struct process_plan *pp, struct ocr_error *err)
 
 	if (u->n_additional_gids > 0) {
 		if (pp->setgroups_denied)
-			return ocr_fail(err, EPERM, "process.user.additionalGids: setgroups is denied in a "
-						    "single-id user namespace (install uidmap and add /etc/subgid ranges)");
+			return ocr_fail(err, EPERM,
+					"process.user.additionalGids: setgroups is denied in a "
+					"single-id user namespace (install uidmap and add /etc/subgid ranges)");
 		if (setgroups(u->n_additional_gids, u->additional_gids) < 0)
 			return ocr_fail_errno(err, "process.user.additionalGids");
 	} else if (!pp->setgroups_denied && setgroups(0, NULL) < 0 && errno != EPERM) {

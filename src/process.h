@@ -15,14 +15,14 @@
 struct process_plan {
 	const struct spec_process *p;
 	const struct ocr_log *log;
-	char *exec_path;           /* resolved at create, malloc'd */
+	char *exec_path; /* resolved at create, malloc'd */
 	struct ocr_seccomp *seccomp;
-	bool setgroups_denied;     /* single-id user namespace */
-	int preserve_fds;          /* fds 3..3+N-1 stay open */
-	bool create_cwd;           /* make a missing cwd (create does, as runc) */
-	int cwd_fd;                /* process.cwd resolved inside the root, or -1 */
-	dev_t self_dev;            /* the runtime's own binary, never exec'd */
-	ino_t self_ino;            /* inside a container (CVE-2019-5736) */
+	bool setgroups_denied; /* single-id user namespace */
+	int preserve_fds; /* fds 3..3+N-1 stay open */
+	bool create_cwd; /* make a missing cwd (create does, as runc) */
+	int cwd_fd; /* process.cwd resolved inside the root, or -1 */
+	dev_t self_dev; /* the runtime's own binary, never exec'd */
+	ino_t self_ino; /* inside a container (CVE-2019-5736) */
 };
 
 /* Record the runtime's own binary in PP (call before entering the

@@ -37,15 +37,14 @@ static struct shown shown_of(const char *s)
 #endif
 
 /* Flags a remount may change; the rest of MS_* must not reach it. */
-#define REMOUNT_FLAGS                                                          \
-	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |           \
-	 MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_SYNCHRONOUS |       \
-	 MS_DIRSYNC | MS_LAZYTIME | MS_MANDLOCK | 256 /* MS_NOSYMFOLLOW */)
+#define REMOUNT_FLAGS                                                                                               \
+	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | \
+	 MS_SYNCHRONOUS | MS_DIRSYNC | MS_LAZYTIME | MS_MANDLOCK | 256 /* MS_NOSYMFOLLOW */)
 
 /* Run one mount(2) on DEST inside the root, re-resolving DEST each time so
  * a previous mount on it is seen (magic links do not cross mounts). */
-static int mount_at(int rootfd, const char *dest, const char *src, const char *type,
-		    unsigned long flags, const char *data, struct ocr_error *err)
+static int mount_at(int rootfd, const char *dest, const char *src, const char *type, unsigned long flags,
+		    const char *data, struct ocr_error *err)
 {
 	cleanup_close int fd = mount_open_in_root(rootfd, dest, false, false, err);
 	char target[64];
@@ -93,8 +92,8 @@ static int do_bind(struct rootfs_ctx *rc, const struct spec_mount *m, const stru
 		return ocr_fail(err, EINVAL, "bind mount needs a source");
 	if (access(m->source, F_OK) < 0)
 		return ocr_fail_errno(err, "bind source `%s`", SHOWN(m->source));
-	if (mount_at(rc->rootfd, m->destination, m->source, NULL,
-		     MS_BIND | (mo->recursive ? MS_REC : 0), NULL, err) < 0)
+	if (mount_at(rc->rootfd, m->destination, m->source, NULL, MS_BIND | (mo->recursive ? MS_REC : 0), NULL, err) <
+	    0)
 		return -1;
 	/* A bind ignores other flags; a remount applies them, and in a user
 	 * namespace it must keep the source's locked flags or get EPERM. */
@@ -103,8 +102,8 @@ static int do_bind(struct rootfs_ctx *rc, const struct spec_mount *m, const stru
 		unsigned long locked = mount_locked_flags(m->source);
 		if ((remount & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) != 0)
 			locked &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME);
-		if (mount_at(rc->rootfd, m->destination, NULL, NULL,
-			     MS_REMOUNT | MS_BIND | remount | locked, NULL, err) < 0)
+		if (mount_at(rc->rootfd, m->destination, NULL, NULL, MS_REMOUNT | MS_BIND | remount | locked, NULL,
+			     err) < 0)
 			return ocr_wrap(err, "remount with options");
 	}
 	return 0;
@@ -163,9 +162,8 @@ static bool host_is_cgroup2(void)
 
 /* Files in /proc that a bind mount may cover, lxcfs-style (as runc). */
 static const char *const proc_covers_allowed[] = {
-	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
-	"/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
-	"/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo",  "/proc/stat",    "/proc/swaps",
+	"/proc/uptime",	 "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
 };
 
 /* CVE-2019-16884: a mount on /proc or inside a proc file system hides
@@ -225,7 +223,8 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 		if (fd >= 0)
 			close(fd);
 		mount_opts_clear(&mo);
-		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination), SHOWN(m->type ? m->type : "bind"));
+		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination),
+				SHOWN(m->type ? m->type : "bind"));
 	}
 	close(fd);
 	if (bind) {
@@ -254,7 +253,8 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 		rc_ = setattr_at(rc->rootfd, m->destination, &mo, err);
 	mount_opts_clear(&mo);
 	if (rc_ < 0)
-		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination), SHOWN(m->type ? m->type : "bind"));
+		return ocr_wrap(err, "mounts: `%s` (type %s)", SHOWN(m->destination),
+				SHOWN(m->type ? m->type : "bind"));
 	return 0;
 }
 
@@ -262,7 +262,7 @@ static const struct {
 	const char *path;
 	unsigned major, minor;
 } default_devices[] = {
-	{"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+	{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
 	{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
@@ -276,18 +276,21 @@ static int open_host_device(const char *path, mode_t kind, char type, unsigned m
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0)
-		return ocr_fail_errno(err, "device `%s`: mknod is not permitted here, and there is no host "
-					   "node to bind instead", SHOWN(path));
+		return ocr_fail_errno(err,
+				      "device `%s`: mknod is not permitted here, and there is no host "
+				      "node to bind instead",
+				      SHOWN(path));
 	if ((st.st_mode & S_IFMT) != kind || st.st_rdev != makedev(major, minor))
-		return ocr_fail(err, EPERM, "device `%s`: mknod is not permitted here, and the host's node "
-					    "is not the %c %u:%u device to bind instead", SHOWN(path), type,
-				major, minor);
+		return ocr_fail(err, EPERM,
+				"device `%s`: mknod is not permitted here, and the host's node "
+				"is not the %c %u:%u device to bind instead",
+				SHOWN(path), type, major, minor);
 	return steal_fd(&fd);
 }
 
 /* mknod is refused in a user namespace: bind the host's node instead. */
-static int make_device(struct rootfs_ctx *rc, const char *path, char type, unsigned major,
-		       unsigned minor, mode_t mode, struct ocr_error *err)
+static int make_device(struct rootfs_ctx *rc, const char *path, char type, unsigned major, unsigned minor, mode_t mode,
+		       struct ocr_error *err)
 {
 	cleanup_close int fd = -1;
 	cleanup_close int host = -1;
@@ -334,10 +337,11 @@ static int make_device(struct rootfs_ctx *rc, const char *path, char type, unsig
 
 static int setup_dev(struct rootfs_ctx *rc, bool dev_is_tmpfs, struct ocr_error *err)
 {
-	static const struct { const char *src, *dst; } links[] = {
-		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-		{"pts/ptmx", "ptmx"},
+	static const struct {
+		const char *src, *dst;
+	} links[] = {
+		{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
 	};
 	const struct spec_linux *lx = rc->spec->linux_;
 	cleanup_close int devfd = -1;
@@ -417,7 +421,8 @@ static int mask_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *
 		return ocr_fail_errno(err, "stat `%s`", SHOWN(path));
 	mount_fd_path(fd, target, sizeof(target));
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0000") < 0)
+		if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0000") <
+		    0)
 			return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
 	} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
 		return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
@@ -500,8 +505,7 @@ int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err)
 	}
 	if (chdir("/") < 0)
 		return ocr_fail_errno(err, "chdir /");
-	if (lx && lx->has_rootfs_propagation &&
-	    mount(NULL, "/", NULL, lx->rootfs_propagation | MS_REC, NULL) < 0)
+	if (lx && lx->has_rootfs_propagation && mount(NULL, "/", NULL, lx->rootfs_propagation | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "linux.rootfsPropagation");
 	return 0;
 }
@@ -509,9 +513,8 @@ int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err)
 /* The sysctls a container may set are those of its own namespaces. */
 static bool sysctl_allowed(const char *key, bool netns, bool ipcns, bool utsns)
 {
-	static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-					  "kernel.sem", "kernel.shmall", "kernel.shmmax",
-					  "kernel.shmmni", "kernel.shm_rmid_forced"};
+	static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+					  "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
 	if (str_has_prefix(key, "fs.mqueue."))
 		return ipcns;
 	for (size_t i = 0; i < ARRAY_SIZE(ipc); i++)
@@ -554,8 +557,7 @@ static char *clamp_ping_range(const char *value)
 	return xasprintf("%lu %lu", lo, hi);
 }
 
-int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool own_utsns,
-		  struct ocr_error *err)
+int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool own_utsns, struct ocr_error *err)
 {
 	const struct spec_linux *lx = spec->linux_;
 
@@ -566,8 +568,10 @@ int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool 
 		if (strstr(key, "..") != NULL || strchr(key, '/') != NULL || key[0] == '.')
 			return ocr_fail(err, EINVAL, "linux.sysctl: invalid key `%s`", SHOWN(key));
 		if (!sysctl_allowed(key, own_netns, own_ipcns, own_utsns))
-			return ocr_fail(err, EPERM, "linux.sysctl: `%s` is not namespaced for this container "
-						    "(needs its own network/ipc/uts namespace or is host-wide)", SHOWN(key));
+			return ocr_fail(err, EPERM,
+					"linux.sysctl: `%s` is not namespaced for this container "
+					"(needs its own network/ipc/uts namespace or is host-wide)",
+					SHOWN(key));
 		path = xasprintf("/proc/sys/%s", key);
 		for (char *p = path + 10; *p; p++)
 			if (*p == '.')

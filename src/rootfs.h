@@ -11,12 +11,12 @@
 
 struct rootfs_ctx {
 	const struct spec *spec;
-	const char *rootfs;   /* absolute host path */
+	const char *rootfs; /* absolute host path */
 	const struct ocr_log *log;
-	bool own_netns;       /* a network namespace of its own (sysfs allowed) */
+	bool own_netns; /* a network namespace of its own (sysfs allowed) */
 	bool own_cgroupns;
 	bool no_pivot;
-	int rootfd;           /* O_PATH of the bind-mounted rootfs, set by prepare */
+	int rootfd; /* O_PATH of the bind-mounted rootfs, set by prepare */
 };
 
 /* Propagation of /, rootfs bind, every mount of the config, /dev. */
@@ -27,7 +27,6 @@ int rootfs_protect(struct rootfs_ctx *rc, struct ocr_error *err);
 int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err);
 /* linux.sysctl, written through /proc/sys before the root is protected and
  * pivoted: the writer's namespaces decide what a sysctl file refers to. */
-int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns,
-		  bool own_utsns, struct ocr_error *err);
+int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool own_utsns, struct ocr_error *err);
 
 #endif

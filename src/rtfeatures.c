@@ -37,16 +37,17 @@ static json_t *capabilities(void)
 
 static json_t *seccomp_features(void)
 {
-	static const char *const actions[] = {
-		"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-		"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"};
-	static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+	static const char *const actions[] = {"SCMP_ACT_ALLOW",	       "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
+					      "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+					      "SCMP_ACT_NOTIFY",       "SCMP_ACT_TRACE",       "SCMP_ACT_TRAP"};
+	static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE",	       "SCMP_CMP_GT", "SCMP_CMP_LE",
 					  "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"};
-	static const char *const archs[] = {
-		"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32",
-		"SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
-		"SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
-		"SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"};
+	static const char *const archs[] = {"SCMP_ARCH_AARCH64",  "SCMP_ARCH_ARM",	   "SCMP_ARCH_MIPS",
+					    "SCMP_ARCH_MIPS64",	  "SCMP_ARCH_MIPS64N32",   "SCMP_ARCH_MIPSEL",
+					    "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+					    "SCMP_ARCH_PPC64",	  "SCMP_ARCH_PPC64LE",	   "SCMP_ARCH_RISCV64",
+					    "SCMP_ARCH_S390",	  "SCMP_ARCH_S390X",	   "SCMP_ARCH_X32",
+					    "SCMP_ARCH_X86",	  "SCMP_ARCH_X86_64"};
 	static const char *const flags[] = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
 					    "SECCOMP_FILTER_FLAG_TSYNC"};
 	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o}", "enabled", 1, "actions", strings(actions, ARRAY_SIZE(actions)),
@@ -57,8 +58,8 @@ static json_t *seccomp_features(void)
 
 char *features_json(void)
 {
-	static const char *const hooks[] = {"prestart", "createRuntime", "createContainer", "startContainer",
-					    "poststart", "poststop"};
+	static const char *const hooks[] = {"prestart",	      "createRuntime", "createContainer",
+					    "startContainer", "poststart",     "poststop"};
 	static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
 	json_t *mopts = json_array();
 	json_t *o;
@@ -71,15 +72,12 @@ char *features_json(void)
 		json_array_append_new(mopts, json_string(mount_option_name(i)));
 	o = json_pack("{s:s,s:s,s:o,s:o,s:{s:o,s:o,s:{s:b,s:b,s:b,s:b,s:b},s:o,s:{s:b},s:{s:b},s:{s:b},"
 		      "s:{s:{s:b}}},s:{s:s,s:s}}",
-		      "ociVersionMin", "1.0.0", "ociVersionMax", OCR_OCI_VERSION,
-		      "hooks", strings(hooks, ARRAY_SIZE(hooks)), "mountOptions", mopts,
-		      "linux", "namespaces", strings(namespaces, ARRAY_SIZE(namespaces)),
-		      "capabilities", capabilities(),
-		      "cgroup", "v1", 0, "v2", 1, "systemd", 1, "systemdUser", 1, "rdma", 0,
-		      "seccomp", seccomp_features(),
-		      "apparmor", "enabled", 1, "selinux", "enabled", 1, "intelRdt", "enabled", 0,
-		      "mountExtensions", "idmap", "enabled", 0,
-		      "annotations", "io.github.ocirt-rootless.version", OCR_VERSION,
+		      "ociVersionMin", "1.0.0", "ociVersionMax", OCR_OCI_VERSION, "hooks",
+		      strings(hooks, ARRAY_SIZE(hooks)), "mountOptions", mopts, "linux", "namespaces",
+		      strings(namespaces, ARRAY_SIZE(namespaces)), "capabilities", capabilities(), "cgroup", "v1", 0,
+		      "v2", 1, "systemd", 1, "systemdUser", 1, "rdma", 0, "seccomp", seccomp_features(), "apparmor",
+		      "enabled", 1, "selinux", "enabled", 1, "intelRdt", "enabled", 0, "mountExtensions", "idmap",
+		      "enabled", 0, "annotations", "io.github.ocirt-rootless.version", OCR_VERSION,
 		      "io.github.ocirt-rootless.libseccomp.version", ver);
 	if (o == NULL)
 		return NULL;

@@ -10,10 +10,9 @@
 #include "log.h"
 #include "spec.h"
 
-struct ocr_seccomp;  /* opaque: the compiled filter (scmp_filter_ctx) */
+struct ocr_seccomp; /* opaque: the compiled filter (scmp_filter_ctx) */
 
-int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
-			const struct ocr_log *log, struct ocr_seccomp **ret,
+int ocr_seccomp_prepare(const struct spec_seccomp *seccomp, const struct ocr_log *log, struct ocr_seccomp **ret,
 			struct ocr_error *err);
 /* Connect to listenerPath now (when a rule uses SCMP_ACT_NOTIFY): it is a
  * host path, gone once the process is inside the container's root. */
@@ -22,8 +21,7 @@ int ocr_seccomp_connect(struct ocr_seccomp *s, struct ocr_error *err);
  * listener fd is sent with SCM_RIGHTS to linux.seccomp.listenerPath together
  * with STATE_JSON (the container state, with listenerMetadata) as the
  * runtime-spec prescribes. */
-int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
-		     struct ocr_error *err);
+int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json, struct ocr_error *err);
 /* The host pid of the process the filter is for, when it is not the
  * container's init (exec): the listener's message names it. */
 void ocr_seccomp_set_pid(struct ocr_seccomp *s, pid_t pid);

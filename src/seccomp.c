@@ -23,11 +23,11 @@
 
 struct ocr_seccomp {
 	scmp_filter_ctx ctx;
-	bool notify;             /* some rule uses SCMP_ACT_NOTIFY */
-	char *listener_path;     /* copies: the spec may be freed before load */
+	bool notify; /* some rule uses SCMP_ACT_NOTIFY */
+	char *listener_path; /* copies: the spec may be freed before load */
 	char *listener_metadata;
-	int listener_fd;         /* connected early: the path is a host path */
-	pid_t process_pid;       /* host pid of the filtered process, 0: the state's */
+	int listener_fd; /* connected early: the path is a host path */
+	pid_t process_pid; /* host pid of the filtered process, 0: the state's */
 };
 
 static const char *action_name(enum spec_seccomp_action a)
@@ -59,18 +59,17 @@ static const char *action_name(enum spec_seccomp_action a)
 /* Spec action (+ errnoRet) -> libseccomp action. ERRNO and TRACE default to
  * EPERM as in runc; errnoRet with any other action is an error, as the
  * runtime-spec requires. WHAT names the field in messages. */
-static int map_action(enum spec_seccomp_action a, const struct opt_u64 *errno_ret,
-		      const char *what, uint32_t *ret, struct ocr_error *err)
+static int map_action(enum spec_seccomp_action a, const struct opt_u64 *errno_ret, const char *what, uint32_t *ret,
+		      struct ocr_error *err)
 {
 	uint32_t code = EPERM;
 
 	if (errno_ret->set) {
 		if (a != SPEC_SCMP_ERRNO && a != SPEC_SCMP_TRACE)
-			return ocr_fail(err, EINVAL, "%s: an errno return is not valid with %s",
-					what, action_name(a));
+			return ocr_fail(err, EINVAL, "%s: an errno return is not valid with %s", what, action_name(a));
 		if (errno_ret->v > 0xffff)
-			return ocr_fail(err, ERANGE, "%s: errno return %llu is out of range",
-					what, (unsigned long long)errno_ret->v);
+			return ocr_fail(err, ERANGE, "%s: errno return %llu is out of range", what,
+					(unsigned long long)errno_ret->v);
 		code = (uint32_t)errno_ret->v;
 	}
 	switch (a) {
@@ -142,8 +141,7 @@ static int add_arch(scmp_filter_ctx ctx, const char *name, struct ocr_error *err
 	size_t len;
 	int r;
 
-	if (str_has_prefix(name, prefix) && (len = strlen(name + strlen(prefix))) > 0 &&
-	    len < sizeof(lower)) {
+	if (str_has_prefix(name, prefix) && (len = strlen(name + strlen(prefix))) > 0 && len < sizeof(lower)) {
 		for (size_t i = 0; i <= len; i++) {
 			char c = name[strlen(prefix) + i];
 			lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -174,8 +172,8 @@ static int set_flag(scmp_filter_ctx ctx, const char *flag, struct ocr_error *err
 		attr = SCMP_FLTATR_CTL_WAITKILL;
 #else
 	else if (strcmp(flag, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0)
-		return ocr_fail(err, EOPNOTSUPP, "flag `%s` is not supported by libseccomp %d.%d.%d",
-				flag, SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO);
+		return ocr_fail(err, EOPNOTSUPP, "flag `%s` is not supported by libseccomp %d.%d.%d", flag,
+				SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO);
 #endif
 	else
 		return ocr_fail(err, EINVAL, "unknown flag `%s`", flag);
@@ -192,8 +190,7 @@ static int set_flag(scmp_filter_ctx ctx, const char *flag, struct ocr_error *err
  * that never matches), so runc -- and we -- add every condition of the
  * entry as its OWN rule, i.e. the conditions are OR-ed. Profiles rely on
  * this, e.g. Docker's "personality" entries or clone flag masks. */
-static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
-			     const struct spec_seccomp_syscall *sc, size_t idx,
+static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act, const struct spec_seccomp_syscall *sc, size_t idx,
 			     const struct ocr_log *log, struct ocr_error *err)
 {
 	struct scmp_arg_cmp conds[6];
@@ -211,8 +208,8 @@ static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
 		split = true; /* more than 6 implies a repeated index */
 	for (size_t i = 0; i < sc->n_args; i++) {
 		if (sc->args[i].index >= ARRAY_SIZE(per_index))
-			return ocr_fail(err, EINVAL, "%s.args[%zu]: index %u is out of range",
-					what, i, sc->args[i].index);
+			return ocr_fail(err, EINVAL, "%s.args[%zu]: index %u is out of range", what, i,
+					sc->args[i].index);
 		if (++per_index[sc->args[i].index] > 1)
 			split = true;
 	}
@@ -224,8 +221,7 @@ static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
 		if (sc->action == SPEC_SCMP_NOTIFY && strcmp(name, "sendmsg") == 0)
 			/* The listener fd is sent with sendmsg() after the load;
 			 * runc refuses "write" for the same reason. */
-			return ocr_fail(err, EINVAL, "%s: SCMP_ACT_NOTIFY cannot be used for `sendmsg`",
-					what);
+			return ocr_fail(err, EINVAL, "%s: SCMP_ACT_NOTIFY cannot be used for `sendmsg`", what);
 		if (nr == __NR_SCMP_ERROR) {
 			ocr_debug(log, "seccomp: unknown syscall `%s` skipped", name);
 			continue;
@@ -246,8 +242,7 @@ static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
 				r = seccomp_rule_add_array(s->ctx, act, nr, 1, conds);
 		}
 		if (!split && r == 0)
-			r = seccomp_rule_add_array(s->ctx, act, nr, (unsigned)sc->n_args,
-						   sc->n_args ? conds : NULL);
+			r = seccomp_rule_add_array(s->ctx, act, nr, (unsigned)sc->n_args, sc->n_args ? conds : NULL);
 		if (r < 0)
 			return fail_rc(err, r, "%s: add rule for syscall `%s`", what, name);
 		if (sc->action == SPEC_SCMP_NOTIFY)
@@ -256,14 +251,13 @@ static int add_syscall_rules(struct ocr_seccomp *s, uint32_t def_act,
 	return 0;
 }
 
-static int seccomp_build(struct ocr_seccomp *s, const struct spec_seccomp *sc,
-			 const struct ocr_log *log, struct ocr_error *err)
+static int seccomp_build(struct ocr_seccomp *s, const struct spec_seccomp *sc, const struct ocr_log *log,
+			 struct ocr_error *err)
 {
 	uint32_t def_act;
 	int r;
 
-	if (map_action(sc->default_action, &sc->default_errno_ret, "defaultAction", &def_act,
-		       err) < 0)
+	if (map_action(sc->default_action, &sc->default_errno_ret, "defaultAction", &def_act, err) < 0)
 		return -1;
 	/* runc refuses it too: every syscall after the load, including the
 	 * one sending the listener fd, would wait for an agent without it. */
@@ -297,8 +291,7 @@ static int seccomp_build(struct ocr_seccomp *s, const struct spec_seccomp *sc,
 	return 0;
 }
 
-int ocr_seccomp_prepare(const struct spec_seccomp *seccomp,
-			const struct ocr_log *log, struct ocr_seccomp **ret,
+int ocr_seccomp_prepare(const struct spec_seccomp *seccomp, const struct ocr_log *log, struct ocr_seccomp **ret,
 			struct ocr_error *err)
 {
 	struct ocr_seccomp *s = xcalloc(1, sizeof(*s));
@@ -340,8 +333,7 @@ void ocr_seccomp_free(struct ocr_seccomp *s)
 /* The runtime-spec "container process state" sent to the listener:
  * {"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"}. PID is
  * the container process as the runtime sees it, i.e. state.pid. */
-static char *notify_message(const struct ocr_seccomp *s, const char *state_json,
-			    struct ocr_error *err)
+static char *notify_message(const struct ocr_seccomp *s, const char *state_json, struct ocr_error *err)
 {
 	json_t *state, *msg, *pid;
 	json_error_t jerr;
@@ -397,8 +389,7 @@ static int listener_connect(const char *path, struct ocr_error *err)
 		if (errno != EINTR)
 			return ocr_fail_errno(err, "connect to seccomp listener `%s`", path);
 		/* An interrupted connect() completes asynchronously. */
-		if (TEMP_FAILURE_RETRY(poll(&p, 1, -1)) < 0 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) < 0)
+		if (TEMP_FAILURE_RETRY(poll(&p, 1, -1)) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) < 0)
 			return ocr_fail_errno(err, "connect to seccomp listener `%s`", path);
 		if (so_err != 0)
 			return fail_rc(err, -so_err, "connect to seccomp listener `%s`", path);
@@ -446,8 +437,7 @@ int ocr_seccomp_connect(struct ocr_seccomp *s, struct ocr_error *err)
 	return s->listener_fd < 0 ? -1 : 0;
 }
 
-int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
-		     struct ocr_error *err)
+int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json, struct ocr_error *err)
 {
 	cleanup_free char *msg = NULL;
 	cleanup_close int sock = -1;
@@ -467,8 +457,9 @@ int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json,
 	r = seccomp_load(s->ctx);
 	if (r < 0) {
 		if (r == -EACCES)
-			return fail_rc(err, r, "load the seccomp filter (no_new_privs is not set "
-					       "and CAP_SYS_ADMIN is missing)");
+			return fail_rc(err, r,
+				       "load the seccomp filter (no_new_privs is not set "
+				       "and CAP_SYS_ADMIN is missing)");
 		return fail_rc(err, r, "load the seccomp filter");
 	}
 	if (!s->notify)

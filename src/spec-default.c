@@ -16,45 +16,47 @@ struct default_mount {
 };
 
 static const struct default_mount default_mounts[] = {
-	{ "/proc", "proc", "proc", { NULL } },
-	{ "/dev", "tmpfs", "tmpfs", { "nosuid", "strictatime", "mode=755", "size=65536k", NULL } },
-	{ "/dev/pts", "devpts", "devpts",
-	  { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL } },
-	{ "/dev/shm", "tmpfs", "shm",
-	  { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL } },
-	{ "/dev/mqueue", "mqueue", "mqueue", { "nosuid", "noexec", "nodev", NULL } },
-	{ "/sys", "sysfs", "sysfs", { "nosuid", "noexec", "nodev", "ro", NULL } },
-	{ "/sys/fs/cgroup", "cgroup", "cgroup",
-	  { "nosuid", "noexec", "nodev", "relatime", "ro", NULL } },
+	{"/proc", "proc", "proc", {NULL}},
+	{"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k", NULL}},
+	{"/dev/pts",
+	 "devpts",
+	 "devpts",
+	 {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", NULL}},
+	{"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL}},
+	{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev", NULL}},
+	{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro", NULL}},
+	{"/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro", NULL}},
 };
 
 /* Without its own network namespace a user namespace may not mount sysfs
  * (runc#3672): rootless bind-mounts the host's /sys instead, as runc does. */
 static const struct default_mount rootless_sys = {
-	"/sys", "none", "/sys", { "rbind", "nosuid", "noexec", "nodev", "ro", NULL }
-};
+	"/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro", NULL}};
 
-static const char *const default_caps[] = { "CAP_AUDIT_WRITE", "CAP_KILL",
-					    "CAP_NET_BIND_SERVICE", NULL };
+static const char *const default_caps[] = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", NULL};
 
-static const char *const default_env[] = {
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", NULL
-};
+static const char *const default_env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+					  "TERM=xterm", NULL};
 
-static const char *const default_masked[] = {
-	"/proc/acpi",	     "/proc/asound",	    "/proc/kcore",
-	"/proc/keys",	     "/proc/latency_stats", "/proc/timer_list",
-	"/proc/timer_stats", "/proc/sched_debug",   "/sys/firmware",
-	"/proc/scsi",	     "/sys/devices/virtual/tpm", NULL
-};
+static const char *const default_masked[] = {"/proc/acpi",
+					     "/proc/asound",
+					     "/proc/kcore",
+					     "/proc/keys",
+					     "/proc/latency_stats",
+					     "/proc/timer_list",
+					     "/proc/timer_stats",
+					     "/proc/sched_debug",
+					     "/sys/firmware",
+					     "/proc/scsi",
+					     "/sys/devices/virtual/tpm",
+					     NULL};
 
-static const char *const default_readonly[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-						"/proc/sysrq-trigger", NULL };
+static const char *const default_readonly[] = {"/proc/bus",	      "/proc/fs", "/proc/irq", "/proc/sys",
+					       "/proc/sysrq-trigger", NULL};
 
 /* runc's order; rootless drops "network" (a rootless container cannot
  * configure one without a helper) and appends "user". */
-static const char *const default_namespaces[] = { "pid", "network", "ipc", "uts",
-						  "mount", "cgroup", NULL };
+static const char *const default_namespaces[] = {"pid", "network", "ipc", "uts", "mount", "cgroup", NULL};
 
 /* An array of strings; with ROOTLESS, without the uid=/gid= options, since
  * those ids are usually not mapped in a rootless user namespace. */
@@ -77,17 +79,10 @@ static json_t *default_process(void)
 {
 	return json_pack("{s:b, s:{s:i, s:i}, s:[s], s:o, s:s, s:{s:o, s:o, s:o},"
 			 " s:[{s:s, s:i, s:i}], s:b}",
-			 "terminal", 1,
-			 "user", "uid", 0, "gid", 0,
-			 "args", "sh",
-			 "env", strv_json(default_env, false),
-			 "cwd", "/",
-			 "capabilities",
-			 "bounding", strv_json(default_caps, false),
-			 "effective", strv_json(default_caps, false),
-			 "permitted", strv_json(default_caps, false),
-			 "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024,
-			 "noNewPrivileges", 1);
+			 "terminal", 1, "user", "uid", 0, "gid", 0, "args", "sh", "env", strv_json(default_env, false),
+			 "cwd", "/", "capabilities", "bounding", strv_json(default_caps, false), "effective",
+			 strv_json(default_caps, false), "permitted", strv_json(default_caps, false), "rlimits", "type",
+			 "RLIMIT_NOFILE", "hard", 1024, "soft", 1024, "noNewPrivileges", 1);
 }
 
 static json_t *default_mounts_json(bool rootless)
@@ -101,8 +96,7 @@ static json_t *default_mounts_json(bool rootless)
 
 		if (rootless && strcmp(m->destination, "/sys") == 0)
 			m = &rootless_sys;
-		o = json_pack("{s:s, s:s, s:s}", "destination", m->destination, "type", m->type,
-			      "source", m->source);
+		o = json_pack("{s:s, s:s, s:s}", "destination", m->destination, "type", m->type, "source", m->source);
 		if (o != NULL && m->options[0] != NULL &&
 		    json_object_set_new(o, "options", strv_json(m->options, rootless)) < 0) {
 			json_decref(o);
@@ -137,8 +131,7 @@ fail:
 
 static json_t *idmap_json(unsigned id)
 {
-	return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id, "size",
-			 1);
+	return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id, "size", 1);
 }
 
 static json_t *default_linux(bool rootless, uid_t uid, gid_t gid)
@@ -156,8 +149,7 @@ static json_t *default_linux(bool rootless, uid_t uid, gid_t gid)
 		/* Deny every device by default; a rootless container cannot
 		 * have a device cgroup, so it gets no resources at all. */
 		r |= json_object_set_new(l, "resources",
-					 json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0,
-						   "access", "rwm"));
+					 json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 0, "access", "rwm"));
 	}
 	r |= json_object_set_new(l, "namespaces", default_namespaces_json(rootless));
 	r |= json_object_set_new(l, "maskedPaths", strv_json(default_masked, false));
@@ -173,13 +165,9 @@ char *spec_default_json(bool rootless, uid_t uid, gid_t gid)
 {
 	json_auto_t *spec = NULL;
 
-	spec = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}",
-			 "ociVersion", "1.2.0",
-			 "process", default_process(),
-			 "root", "path", "rootfs", "readonly", 1,
-			 "hostname", "ocirt",
-			 "mounts", default_mounts_json(rootless),
-			 "linux", default_linux(rootless, uid, gid));
+	spec = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.2.0", "process", default_process(),
+			 "root", "path", "rootfs", "readonly", 1, "hostname", "ocirt", "mounts",
+			 default_mounts_json(rootless), "linux", default_linux(rootless, uid, gid));
 	if (spec == NULL)
 		return NULL;
 	/* runc indents with tabs; jansson can only indent with spaces. No

@@ -57,55 +57,55 @@ struct field {
 	uint64_t max;
 };
 
-#define FIELD(type, key, kind, member, required, min, max)                     \
-	{ key, kind, required, offsetof(type, member), min, max }
+#define FIELD(type, key, kind, member, required, min, max)            \
+	{                                                             \
+		key, kind, required, offsetof(type, member), min, max \
+	}
 
 /* Evaluate EXPR with a path component pushed (MARK_EXPR pushes it). Never
  * nest these: the hidden variables would shadow each other. */
-#define AT(c, mark_expr, expr)                                                 \
-	({                                                                     \
-		size_t _mark = (mark_expr);                                    \
-		int _res = (expr);                                             \
-		path_pop((c), _mark);                                          \
-		_res;                                                          \
+#define AT(c, mark_expr, expr)              \
+	({                                  \
+		size_t _mark = (mark_expr); \
+		int _res = (expr);          \
+		path_pop((c), _mark);       \
+		_res;                       \
 	})
 #define AT_INDEX(c, i, expr) AT(c, path_push((c), "[%zu]", (size_t)(i)), expr)
 #define AT_KEY(c, key, expr) AT(c, path_push_key((c), (key)), expr)
 
 /* Parse member KEY of OBJ with FN(c, value, ...), KEY on the path. An
  * absent (or null) member is an error only when REQUIRED. */
-#define MEMBER(c, obj, key, required, fn, ...)                                 \
-	({                                                                     \
-		json_t *_member = member((obj), (key));                        \
-		_member == NULL ? ((required) ? spec_missing((c), (key)) : 0)  \
+#define MEMBER(c, obj, key, required, fn, ...)                                         \
+	({                                                                             \
+		json_t *_member = member((obj), (key));                                \
+		_member == NULL ? ((required) ? spec_missing((c), (key)) : 0)          \
 				: AT_KEY((c), (key), fn((c), _member, ##__VA_ARGS__)); \
 	})
 
 /* Define NAME(c, v, T **ret, size_t *ret_n): a JSON array of T, each entry
  * read by ELEM(c, entry, T *). */
-#define DEFINE_ARRAY_PARSER(name, T, elem)                                     \
-	static int name(struct pctx *c, json_t *v, T **ret, size_t *ret_n)    \
-	{                                                                      \
-		T *a;                                                          \
-		size_t i, n;                                                   \
-                                                                               \
-		if (val_array(c, v, SPEC_MAX_ARRAY, &n) < 0)                   \
-			return -1;                                             \
-		a = arena_array(c->arena, n, sizeof(T));                       \
-		for (i = 0; i < n; i++)                                        \
+#define DEFINE_ARRAY_PARSER(name, T, elem)                                            \
+	static int name(struct pctx *c, json_t *v, T **ret, size_t *ret_n)            \
+	{                                                                             \
+		T *a;                                                                 \
+		size_t i, n;                                                          \
+                                                                                      \
+		if (val_array(c, v, SPEC_MAX_ARRAY, &n) < 0)                          \
+			return -1;                                                    \
+		a = arena_array(c->arena, n, sizeof(T));                              \
+		for (i = 0; i < n; i++)                                               \
 			if (AT_INDEX(c, i, elem(c, json_array_get(v, i), &a[i])) < 0) \
-				return -1;                                     \
-		*ret = a;                                                      \
-		*ret_n = n;                                                    \
-		return 0;                                                      \
+				return -1;                                            \
+		*ret = a;                                                             \
+		*ret_n = n;                                                           \
+		return 0;                                                             \
 	}
 
 typedef int str_check_fn(struct pctx *c, const char *s);
 
-static size_t path_push(struct pctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int spec_fail(struct pctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static size_t path_push(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int spec_fail(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- arena ---------------------------------------------------------- */
 
@@ -200,56 +200,49 @@ static char *arena_strndup(struct arena *a, const char *s, size_t len)
 /* ---- names ----------------------------------------------------------- */
 
 static const struct spec_name namespace_names[] = {
-	{ "pid", CLONE_NEWPID },       { "network", CLONE_NEWNET },
-	{ "mount", CLONE_NEWNS },      { "ipc", CLONE_NEWIPC },
-	{ "uts", CLONE_NEWUTS },       { "user", CLONE_NEWUSER },
-	{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+	{"pid", CLONE_NEWPID}, {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},      {"ipc", CLONE_NEWIPC},
+	{"uts", CLONE_NEWUTS}, {"user", CLONE_NEWUSER},	  {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
 /* Every resource of setrlimit(2) on Linux. */
 static const struct spec_name rlimit_names[] = {
-	{ "RLIMIT_AS", RLIMIT_AS },
-	{ "RLIMIT_CORE", RLIMIT_CORE },
-	{ "RLIMIT_CPU", RLIMIT_CPU },
-	{ "RLIMIT_DATA", RLIMIT_DATA },
-	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
-	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
-	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-	{ "RLIMIT_NICE", RLIMIT_NICE },
-	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
-	{ "RLIMIT_NPROC", RLIMIT_NPROC },
-	{ "RLIMIT_RSS", RLIMIT_RSS },
-	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
-	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-	{ "RLIMIT_STACK", RLIMIT_STACK },
+	{"RLIMIT_AS", RLIMIT_AS},
+	{"RLIMIT_CORE", RLIMIT_CORE},
+	{"RLIMIT_CPU", RLIMIT_CPU},
+	{"RLIMIT_DATA", RLIMIT_DATA},
+	{"RLIMIT_FSIZE", RLIMIT_FSIZE},
+	{"RLIMIT_LOCKS", RLIMIT_LOCKS},
+	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+	{"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+	{"RLIMIT_NICE", RLIMIT_NICE},
+	{"RLIMIT_NOFILE", RLIMIT_NOFILE},
+	{"RLIMIT_NPROC", RLIMIT_NPROC},
+	{"RLIMIT_RSS", RLIMIT_RSS},
+	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+	{"RLIMIT_RTTIME", RLIMIT_RTTIME},
+	{"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+	{"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 /* The kernel's values (include/uapi/linux/sched.h); glibc has no SCHED_ISO
  * (reserved, never implemented) and no SCHED_FLAG_* at all. */
 static const struct spec_name sched_policy_names[] = {
-	{ "SCHED_OTHER", SCHED_OTHER }, { "SCHED_FIFO", SCHED_FIFO },
-	{ "SCHED_RR", SCHED_RR },       { "SCHED_BATCH", SCHED_BATCH },
-	{ "SCHED_ISO", 4 },             { "SCHED_IDLE", SCHED_IDLE },
-	{ "SCHED_DEADLINE", SCHED_DEADLINE },
+	{"SCHED_OTHER", SCHED_OTHER},	    {"SCHED_FIFO", SCHED_FIFO}, {"SCHED_RR", SCHED_RR},
+	{"SCHED_BATCH", SCHED_BATCH},	    {"SCHED_ISO", 4},		{"SCHED_IDLE", SCHED_IDLE},
+	{"SCHED_DEADLINE", SCHED_DEADLINE},
 };
 
 static const struct spec_name sched_flag_names[] = {
-	{ "SCHED_FLAG_RESET_ON_FORK", 0x01 },
-	{ "SCHED_FLAG_RECLAIM", 0x02 },
-	{ "SCHED_FLAG_DL_OVERRUN", 0x04 },
-	{ "SCHED_FLAG_KEEP_POLICY", 0x08 },
-	{ "SCHED_FLAG_KEEP_PARAMS", 0x10 },
-	{ "SCHED_FLAG_UTIL_CLAMP_MIN", 0x20 },
-	{ "SCHED_FLAG_UTIL_CLAMP_MAX", 0x40 },
+	{"SCHED_FLAG_RESET_ON_FORK", 0x01},  {"SCHED_FLAG_RECLAIM", 0x02},     {"SCHED_FLAG_DL_OVERRUN", 0x04},
+	{"SCHED_FLAG_KEEP_POLICY", 0x08},    {"SCHED_FLAG_KEEP_PARAMS", 0x10}, {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
+	{"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40},
 };
 
 /* IOPRIO_CLASS_* of the kernel's ioprio.h, which glibc does not export. */
 static const struct spec_name ioprio_class_names[] = {
-	{ "IOPRIO_CLASS_RT", 1 },
-	{ "IOPRIO_CLASS_BE", 2 },
-	{ "IOPRIO_CLASS_IDLE", 3 },
+	{"IOPRIO_CLASS_RT", 1},
+	{"IOPRIO_CLASS_BE", 2},
+	{"IOPRIO_CLASS_IDLE", 3},
 };
 
 static const char *const hook_kind_keys[SPEC_HOOK_KIND_COUNT] = {
@@ -261,8 +254,7 @@ static const char *const hook_kind_keys[SPEC_HOOK_KIND_COUNT] = {
 	[SPEC_HOOK_POSTSTOP] = "poststop",
 };
 
-static int spec_name_lookup(const struct spec_name *t, size_t n, const char *name,
-		     long *ret)
+static int spec_name_lookup(const struct spec_name *t, size_t n, const char *name, long *ret)
 {
 	size_t i;
 
@@ -279,8 +271,7 @@ int spec_namespace_type_from_name(const char *name)
 {
 	long v;
 
-	if (name == NULL ||
-	    spec_name_lookup(namespace_names, ARRAY_SIZE(namespace_names), name, &v) < 0)
+	if (name == NULL || spec_name_lookup(namespace_names, ARRAY_SIZE(namespace_names), name, &v) < 0)
 		return -1;
 	return (int)v;
 }
@@ -299,8 +290,7 @@ int spec_rlimit_from_name(const char *name)
 {
 	long v;
 
-	if (name == NULL ||
-	    spec_name_lookup(rlimit_names, ARRAY_SIZE(rlimit_names), name, &v) < 0)
+	if (name == NULL || spec_name_lookup(rlimit_names, ARRAY_SIZE(rlimit_names), name, &v) < 0)
 		return -1;
 	return (int)v;
 }
@@ -318,8 +308,7 @@ static size_t path_push(struct pctx *c, const char *fmt, ...)
 	va_end(ap);
 	/* A path longer than the buffer is cut; the message stays readable. */
 	if (n > 0)
-		c->len = c->len + (size_t)n < sizeof(c->path) ? c->len + (size_t)n
-							       : sizeof(c->path) - 1;
+		c->len = c->len + (size_t)n < sizeof(c->path) ? c->len + (size_t)n : sizeof(c->path) - 1;
 	return mark;
 }
 
@@ -429,8 +418,7 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 
 			size_t k;
 
-			while (j < len && buf[j] != '\0' &&
-			       (is_digit(buf[j]) || strchr("+-.eE", buf[j]) != NULL))
+			while (j < len && buf[j] != '\0' && (is_digit(buf[j]) || strchr("+-.eE", buf[j]) != NULL))
 				j++;
 			/* Not a number in the place of a key ({1e30: ...}): as a
 			 * string it would become a key that starts with NUL. */
@@ -459,8 +447,7 @@ static char *rewrite_big_integers(const char *buf, size_t len, size_t *ret_len)
 	return steal_pointer(&out);
 }
 
-static int syntax_error(const json_error_t *e, const char *origin,
-			const char *text, struct ocr_error *err)
+static int syntax_error(const json_error_t *e, const char *origin, const char *text, struct ocr_error *err)
 {
 	char msg[OCR_ERROR_MSG_MAX];
 	int column = e->column;
@@ -480,8 +467,7 @@ static int syntax_error(const json_error_t *e, const char *origin,
 	return fail_escaped(err, msg);
 }
 
-static int load_json(const char *buf, size_t len, const char *origin,
-		     json_t **ret, struct ocr_error *err)
+static int load_json(const char *buf, size_t len, const char *origin, json_t **ret, struct ocr_error *err)
 {
 	cleanup_free char *copy = NULL;
 	size_t copy_len;
@@ -590,15 +576,13 @@ static int val_u64(struct pctx *c, json_t *v, uint64_t max, uint64_t *ret)
 		json_int_t i = json_integer_value(v);
 
 		if (i < 0)
-			return spec_fail(c, "%lld is out of range 0..%llu", (long long)i,
-					 (unsigned long long)max);
+			return spec_fail(c, "%lld is out of range 0..%llu", (long long)i, (unsigned long long)max);
 		u = (uint64_t)i;
 	} else if (!big_integer(v, &u)) {
 		return spec_fail(c, "expected an integer");
 	}
 	if (u > max)
-		return spec_fail(c, "%llu is out of range 0..%llu", (unsigned long long)u,
-				 (unsigned long long)max);
+		return spec_fail(c, "%llu is out of range 0..%llu", (unsigned long long)u, (unsigned long long)max);
 	*ret = u;
 	return 0;
 }
@@ -609,14 +593,13 @@ static int val_i64(struct pctx *c, json_t *v, int64_t min, int64_t max, int64_t 
 	json_int_t i;
 
 	if (big_integer(v, &u))
-		return spec_fail(c, "%llu is out of range %lld..%lld", (unsigned long long)u,
-				 (long long)min, (long long)max);
+		return spec_fail(c, "%llu is out of range %lld..%lld", (unsigned long long)u, (long long)min,
+				 (long long)max);
 	if (!json_is_integer(v))
 		return spec_fail(c, "expected an integer");
 	i = json_integer_value(v);
 	if (i < min || i > max)
-		return spec_fail(c, "%lld is out of range %lld..%lld", (long long)i,
-				 (long long)min, (long long)max);
+		return spec_fail(c, "%lld is out of range %lld..%lld", (long long)i, (long long)min, (long long)max);
 	*ret = i;
 	return 0;
 }
@@ -651,8 +634,7 @@ static int val_array(struct pctx *c, json_t *v, size_t max, size_t *ret_n)
 	return 0;
 }
 
-static int val_enum(struct pctx *c, json_t *v, const struct spec_name *t, size_t n,
-	     const char *what, long *ret)
+static int val_enum(struct pctx *c, json_t *v, const struct spec_name *t, size_t n, const char *what, long *ret)
 {
 	const char *s;
 
@@ -671,8 +653,7 @@ static int val_checked_str(struct pctx *c, json_t *v, str_check_fn *check, char 
 	return check != NULL ? check(c, *ret) : 0;
 }
 
-static int val_strv(struct pctx *c, json_t *v, str_check_fn *check, char ***ret,
-	     size_t *ret_n)
+static int val_strv(struct pctx *c, json_t *v, str_check_fn *check, char ***ret, size_t *ret_n)
 {
 	char **strv;
 	size_t i, n;
@@ -699,7 +680,7 @@ static int val_kv(struct pctx *c, json_t *v, struct spec_kv **ret, size_t *ret_n
 	if (val_object(c, v) < 0)
 		return -1;
 	kv = arena_array(c->arena, json_object_size(v), sizeof(*kv));
-	json_object_foreach(v, key, value) {
+	json_object_foreach (v, key, value) {
 		kv[n].key = arena_strndup(c->arena, key, strlen(key));
 		if (AT(c, path_push(c, "[\"%.200s\"]", key), val_str(c, value, &kv[n].value)) < 0)
 			return -1;
@@ -746,8 +727,7 @@ static int store_field(struct pctx *c, json_t *v, const struct field *f, void *d
 	abort(); /* a field table names a kind this switch lacks */
 }
 
-static int parse_fields(struct pctx *c, json_t *obj, void *base, const struct field *f,
-		 size_t n)
+static int parse_fields(struct pctx *c, json_t *obj, void *base, const struct field *f, size_t n)
 {
 	size_t i;
 
@@ -786,10 +766,8 @@ static int val_idmaps(struct pctx *c, json_t *v, struct spec_idmap **ret, size_t
 		if (AT_INDEX(c, i, parse_fields(c, e, &m[i], fields, ARRAY_SIZE(fields))) < 0)
 			return -1;
 		if (m[i].size == 0)
-			return AT(c, path_push(c, "[%zu].size", i),
-				  spec_fail(c, "must be greater than 0"));
-		if (m[i].container_id > UINT32_MAX - (m[i].size - 1) ||
-		    m[i].host_id > UINT32_MAX - (m[i].size - 1))
+			return AT(c, path_push(c, "[%zu].size", i), spec_fail(c, "must be greater than 0"));
+		if (m[i].container_id > UINT32_MAX - (m[i].size - 1) || m[i].host_id > UINT32_MAX - (m[i].size - 1))
 			return AT_INDEX(c, i, spec_fail(c, "range goes past 4294967295"));
 	}
 	*ret = m;
@@ -858,8 +836,8 @@ static int parse_caps(struct pctx *c, json_t *v, struct spec_caps **ret)
 		return -1;
 	caps = arena_alloc(c->arena, sizeof(*caps));
 #define CAP_SET(name) MEMBER(c, v, #name, false, val_strv, check_cap, &caps->name, &caps->n_##name)
-	if (CAP_SET(bounding) < 0 || CAP_SET(effective) < 0 || CAP_SET(inheritable) < 0 ||
-	    CAP_SET(permitted) < 0 || CAP_SET(ambient) < 0)
+	if (CAP_SET(bounding) < 0 || CAP_SET(effective) < 0 || CAP_SET(inheritable) < 0 || CAP_SET(permitted) < 0 ||
+	    CAP_SET(ambient) < 0)
 		return -1;
 #undef CAP_SET
 	*ret = caps;
@@ -875,15 +853,14 @@ static int parse_rlimit(struct pctx *c, json_t *v, struct spec_rlimit *r)
 	long resource;
 
 	if (parse_fields(c, v, r, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "type", true, val_enum, rlimit_names, ARRAY_SIZE(rlimit_names),
-		   "rlimit", &resource) < 0 ||
+	    MEMBER(c, v, "type", true, val_enum, rlimit_names, ARRAY_SIZE(rlimit_names), "rlimit", &resource) < 0 ||
 	    MEMBER(c, v, "type", true, val_str, &r->name) < 0)
 		return -1;
 	r->resource = (int)resource;
 	/* setrlimit(2) would fail with a bare EINVAL at start; say it now. */
 	if (r->soft > r->hard)
-		return spec_fail(c, "soft limit %llu is above the hard limit %llu",
-				 (unsigned long long)r->soft, (unsigned long long)r->hard);
+		return spec_fail(c, "soft limit %llu is above the hard limit %llu", (unsigned long long)r->soft,
+				 (unsigned long long)r->hard);
 	return 0;
 }
 
@@ -912,8 +889,8 @@ static int parse_io_priority(struct pctx *c, json_t *v, struct spec_io_priority 
 	long klass;
 
 	if (parse_fields(c, v, io, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "class", true, val_enum, ioprio_class_names,
-		   ARRAY_SIZE(ioprio_class_names), "I/O priority class", &klass) < 0)
+	    MEMBER(c, v, "class", true, val_enum, ioprio_class_names, ARRAY_SIZE(ioprio_class_names),
+		   "I/O priority class", &klass) < 0)
 		return -1;
 	io->klass = (int)klass;
 	io->set = true;
@@ -930,8 +907,9 @@ static int val_sched_flags(struct pctx *c, json_t *v, uint64_t *ret)
 	for (i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 
-		if (AT_INDEX(c, i, val_enum(c, e, sched_flag_names, ARRAY_SIZE(sched_flag_names),
-					    "scheduler flag", &flag)) < 0)
+		if (AT_INDEX(c, i,
+			     val_enum(c, e, sched_flag_names, ARRAY_SIZE(sched_flag_names), "scheduler flag", &flag)) <
+		    0)
 			return -1;
 		*ret |= (uint64_t)flag;
 	}
@@ -952,8 +930,8 @@ static int parse_scheduler(struct pctx *c, json_t *v, struct spec_scheduler *s)
 	long policy;
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "policy", true, val_enum, sched_policy_names,
-		   ARRAY_SIZE(sched_policy_names), "scheduler policy", &policy) < 0 ||
+	    MEMBER(c, v, "policy", true, val_enum, sched_policy_names, ARRAY_SIZE(sched_policy_names),
+		   "scheduler policy", &policy) < 0 ||
 	    MEMBER(c, v, "flags", false, val_sched_flags, &s->flags) < 0)
 		return -1;
 	s->policy = (int)policy;
@@ -974,12 +952,10 @@ static int parse_process(struct pctx *c, json_t *v, struct spec_process *p)
 {
 	static const struct field fields[] = {
 		FIELD(struct spec_process, "terminal", F_BOOL, terminal, false, 0, 0),
-		FIELD(struct spec_process, "noNewPrivileges", F_BOOL, no_new_privileges, false, 0,
-		      0),
+		FIELD(struct spec_process, "noNewPrivileges", F_BOOL, no_new_privileges, false, 0, 0),
 		FIELD(struct spec_process, "apparmorProfile", F_STR, apparmor_profile, false, 0, 0),
 		FIELD(struct spec_process, "selinuxLabel", F_STR, selinux_label, false, 0, 0),
-		FIELD(struct spec_process, "oomScoreAdj", F_OPT_I64, oom_score_adj, false, -1000,
-		      1000),
+		FIELD(struct spec_process, "oomScoreAdj", F_OPT_I64, oom_score_adj, false, -1000, 1000),
 	};
 	static const struct field console_fields[] = {
 		FIELD(struct spec_process, "height", F_U32, console_height, true, 0, UINT32_MAX),
@@ -987,8 +963,7 @@ static int parse_process(struct pctx *c, json_t *v, struct spec_process *p)
 	};
 
 	if (parse_fields(c, v, p, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "consoleSize", false, parse_fields, p, console_fields,
-		   ARRAY_SIZE(console_fields)) < 0 ||
+	    MEMBER(c, v, "consoleSize", false, parse_fields, p, console_fields, ARRAY_SIZE(console_fields)) < 0 ||
 	    MEMBER(c, v, "user", false, parse_user, &p->user) < 0 ||
 	    MEMBER(c, v, "args", true, val_nonempty_strv, &p->args, &p->n_args) < 0 ||
 	    MEMBER(c, v, "env", false, val_strv, check_env, &p->env, &p->n_env) < 0 ||
@@ -1014,10 +989,8 @@ static int parse_mount(struct pctx *c, json_t *v, struct spec_mount *m)
 	if (parse_fields(c, v, m, fields, ARRAY_SIZE(fields)) < 0 ||
 	    MEMBER(c, v, "destination", true, val_container_path, &m->destination) < 0 ||
 	    MEMBER(c, v, "options", false, val_strv, NULL, &m->options, &m->n_options) < 0 ||
-	    MEMBER(c, v, "uidMappings", false, val_idmaps, &m->uid_mappings,
-		   &m->n_uid_mappings) < 0 ||
-	    MEMBER(c, v, "gidMappings", false, val_idmaps, &m->gid_mappings,
-		   &m->n_gid_mappings) < 0)
+	    MEMBER(c, v, "uidMappings", false, val_idmaps, &m->uid_mappings, &m->n_uid_mappings) < 0 ||
+	    MEMBER(c, v, "gidMappings", false, val_idmaps, &m->gid_mappings, &m->n_gid_mappings) < 0)
 		return -1;
 	return 0;
 }
@@ -1047,8 +1020,7 @@ static int parse_hooks(struct pctx *c, json_t *v, struct spec_hooks *hooks)
 	if (val_object(c, v) < 0)
 		return -1;
 	for (k = 0; k < SPEC_HOOK_KIND_COUNT; k++)
-		if (MEMBER(c, v, hook_kind_keys[k], false, parse_hook_list, &hooks->hooks[k],
-			   &hooks->n_hooks[k]) < 0)
+		if (MEMBER(c, v, hook_kind_keys[k], false, parse_hook_list, &hooks->hooks[k], &hooks->n_hooks[k]) < 0)
 			return -1;
 	return 0;
 }
@@ -1056,51 +1028,50 @@ static int parse_hooks(struct pctx *c, json_t *v, struct spec_hooks *hooks)
 /* ---- linux ------------------------------------------------------------- */
 
 static const struct spec_name propagation_names[] = {
-	{ "shared", MS_SHARED },
-	{ "slave", MS_SLAVE },
-	{ "private", MS_PRIVATE },
-	{ "unbindable", MS_UNBINDABLE },
-	{ "rshared", MS_SHARED | MS_REC },
-	{ "rslave", MS_SLAVE | MS_REC },
-	{ "rprivate", MS_PRIVATE | MS_REC },
-	{ "runbindable", MS_UNBINDABLE | MS_REC },
+	{"shared", MS_SHARED},
+	{"slave", MS_SLAVE},
+	{"private", MS_PRIVATE},
+	{"unbindable", MS_UNBINDABLE},
+	{"rshared", MS_SHARED | MS_REC},
+	{"rslave", MS_SLAVE | MS_REC},
+	{"rprivate", MS_PRIVATE | MS_REC},
+	{"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 static const struct spec_name personality_names[] = {
-	{ "LINUX", PER_LINUX },
-	{ "LINUX32", PER_LINUX32 },
+	{"LINUX", PER_LINUX},
+	{"LINUX32", PER_LINUX32},
 };
 
 static const struct spec_name clock_names[] = {
-	{ "monotonic", CLOCK_MONOTONIC },
-	{ "boottime", CLOCK_BOOTTIME },
+	{"monotonic", CLOCK_MONOTONIC},
+	{"boottime", CLOCK_BOOTTIME},
 };
 
 static const struct spec_name seccomp_action_names[] = {
-	{ "SCMP_ACT_KILL", SPEC_SCMP_KILL },
-	{ "SCMP_ACT_KILL_PROCESS", SPEC_SCMP_KILL_PROCESS },
-	{ "SCMP_ACT_KILL_THREAD", SPEC_SCMP_KILL_THREAD },
-	{ "SCMP_ACT_TRAP", SPEC_SCMP_TRAP },
-	{ "SCMP_ACT_ERRNO", SPEC_SCMP_ERRNO },
-	{ "SCMP_ACT_TRACE", SPEC_SCMP_TRACE },
-	{ "SCMP_ACT_ALLOW", SPEC_SCMP_ALLOW },
-	{ "SCMP_ACT_LOG", SPEC_SCMP_LOG },
-	{ "SCMP_ACT_NOTIFY", SPEC_SCMP_NOTIFY },
+	{"SCMP_ACT_KILL", SPEC_SCMP_KILL},
+	{"SCMP_ACT_KILL_PROCESS", SPEC_SCMP_KILL_PROCESS},
+	{"SCMP_ACT_KILL_THREAD", SPEC_SCMP_KILL_THREAD},
+	{"SCMP_ACT_TRAP", SPEC_SCMP_TRAP},
+	{"SCMP_ACT_ERRNO", SPEC_SCMP_ERRNO},
+	{"SCMP_ACT_TRACE", SPEC_SCMP_TRACE},
+	{"SCMP_ACT_ALLOW", SPEC_SCMP_ALLOW},
+	{"SCMP_ACT_LOG", SPEC_SCMP_LOG},
+	{"SCMP_ACT_NOTIFY", SPEC_SCMP_NOTIFY},
 };
 
 static const struct spec_name seccomp_op_names[] = {
-	{ "SCMP_CMP_NE", SPEC_SCMP_CMP_NE },
-	{ "SCMP_CMP_LT", SPEC_SCMP_CMP_LT },
-	{ "SCMP_CMP_LE", SPEC_SCMP_CMP_LE },
-	{ "SCMP_CMP_EQ", SPEC_SCMP_CMP_EQ },
-	{ "SCMP_CMP_GE", SPEC_SCMP_CMP_GE },
-	{ "SCMP_CMP_GT", SPEC_SCMP_CMP_GT },
-	{ "SCMP_CMP_MASKED_EQ", SPEC_SCMP_CMP_MASKED_EQ },
+	{"SCMP_CMP_NE", SPEC_SCMP_CMP_NE},
+	{"SCMP_CMP_LT", SPEC_SCMP_CMP_LT},
+	{"SCMP_CMP_LE", SPEC_SCMP_CMP_LE},
+	{"SCMP_CMP_EQ", SPEC_SCMP_CMP_EQ},
+	{"SCMP_CMP_GE", SPEC_SCMP_CMP_GE},
+	{"SCMP_CMP_GT", SPEC_SCMP_CMP_GT},
+	{"SCMP_CMP_MASKED_EQ", SPEC_SCMP_CMP_MASKED_EQ},
 };
 
 /* A one-letter string out of ALLOWED; EMPTY (if not '\0') stands for "". */
-static int val_char(struct pctx *c, json_t *v, const char *allowed, char empty,
-		    const char *what, char *ret)
+static int val_char(struct pctx *c, json_t *v, const char *allowed, char empty, const char *what, char *ret)
 {
 	const char *s;
 
@@ -1133,8 +1104,8 @@ static int parse_namespace(struct pctx *c, json_t *v, struct spec_namespace *ns)
 	long type;
 
 	if (val_object(c, v) < 0 ||
-	    MEMBER(c, v, "type", true, val_enum, namespace_names, ARRAY_SIZE(namespace_names),
-		   "namespace type", &type) < 0 ||
+	    MEMBER(c, v, "type", true, val_enum, namespace_names, ARRAY_SIZE(namespace_names), "namespace type",
+		   &type) < 0 ||
 	    MEMBER(c, v, "path", false, val_ns_path, &ns->path) < 0)
 		return -1;
 	ns->type = (int)type;
@@ -1143,8 +1114,7 @@ static int parse_namespace(struct pctx *c, json_t *v, struct spec_namespace *ns)
 
 DEFINE_ARRAY_PARSER(parse_namespace_list, struct spec_namespace, parse_namespace)
 
-static int parse_namespaces(struct pctx *c, json_t *v, struct spec_namespace **ret,
-			    size_t *ret_n)
+static int parse_namespaces(struct pctx *c, json_t *v, struct spec_namespace **ret, size_t *ret_n)
 {
 	size_t i, j;
 
@@ -1173,7 +1143,7 @@ static int parse_time_offsets(struct pctx *c, json_t *v, struct spec_linux *l)
 	if (val_object(c, v) < 0)
 		return -1;
 	/* Keys are unique (JSON_REJECT_DUPLICATES), so at most two pass. */
-	json_object_foreach(v, key, value) {
+	json_object_foreach (v, key, value) {
 		struct spec_time_offset *t = &l->time_offsets[l->n_time_offsets];
 
 		if (spec_name_lookup(clock_names, ARRAY_SIZE(clock_names), key, &clock) < 0)
@@ -1226,8 +1196,7 @@ static int parse_device_rule(struct pctx *c, json_t *v, struct spec_device_rule 
 	    MEMBER(c, v, "type", false, val_char, "acb", 'a', "device rule type", &r->type) < 0)
 		return -1;
 	if (r->access != NULL && r->access[strspn(r->access, "rwm")] != '\0')
-		return AT_KEY(c, "access", spec_fail(c, "`%.200s` is not a combination of r, w, m",
-						     r->access));
+		return AT_KEY(c, "access", spec_fail(c, "`%.200s` is not a combination of r, w, m", r->access));
 	return 0;
 }
 
@@ -1236,8 +1205,7 @@ DEFINE_ARRAY_PARSER(parse_device_rules, struct spec_device_rule, parse_device_ru
 static int parse_memory(struct pctx *c, json_t *v, struct spec_resources *r)
 {
 	static const struct field fields[] = {
-#define MEM(key, kind, m)                                                                          \
-	FIELD(struct spec_resources, key, kind, memory.m, false, INT64_MIN, INT64_MAX)
+#define MEM(key, kind, m) FIELD(struct spec_resources, key, kind, memory.m, false, INT64_MIN, INT64_MAX)
 		MEM("limit", F_OPT_I64, limit),
 		MEM("reservation", F_OPT_I64, reservation),
 		MEM("swap", F_OPT_I64, swap),
@@ -1246,8 +1214,7 @@ static int parse_memory(struct pctx *c, json_t *v, struct spec_resources *r)
 		MEM("disableOOMKiller", F_BOOL, disable_oom_killer),
 		MEM("checkBeforeUpdate", F_BOOL, check_before_update),
 #undef MEM
-		FIELD(struct spec_resources, "swappiness", F_OPT_U64, memory.swappiness, false, 0,
-		      UINT64_MAX),
+		FIELD(struct spec_resources, "swappiness", F_OPT_U64, memory.swappiness, false, 0, UINT64_MAX),
 	};
 	bool use_hierarchy = false;
 
@@ -1318,8 +1285,7 @@ static int parse_block_io(struct pctx *c, json_t *v, struct spec_resources *r)
 	typeof(r->block_io) *b = &r->block_io;
 
 	if (parse_fields(c, v, r, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "weightDevice", false, parse_weight_devices, &b->weight_device,
-		   &b->n_weight_device) < 0 ||
+	    MEMBER(c, v, "weightDevice", false, parse_weight_devices, &b->weight_device, &b->n_weight_device) < 0 ||
 	    MEMBER(c, v, "throttleReadBpsDevice", false, parse_throttles, &b->throttle_read_bps,
 		   &b->n_throttle_read_bps) < 0 ||
 	    MEMBER(c, v, "throttleWriteBpsDevice", false, parse_throttles, &b->throttle_write_bps,
@@ -1366,8 +1332,7 @@ DEFINE_ARRAY_PARSER(parse_net_priorities, struct net_priority, parse_net_priorit
 static int parse_network(struct pctx *c, json_t *v, struct spec_resources *r)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_resources, "classID", F_OPT_U64, network.class_id, false, 0,
-		      UINT32_MAX),
+		FIELD(struct spec_resources, "classID", F_OPT_U64, network.class_id, false, 0, UINT32_MAX),
 	};
 	struct net_priority *prio;
 	size_t n_prio;
@@ -1387,13 +1352,11 @@ static int parse_resources(struct pctx *c, json_t *v, struct spec_resources **re
 	    MEMBER(c, v, "devices", false, parse_device_rules, &r->devices, &r->n_devices) < 0 ||
 	    MEMBER(c, v, "memory", false, parse_memory, r) < 0 ||
 	    MEMBER(c, v, "cpu", false, parse_fields, r, cpu_fields, ARRAY_SIZE(cpu_fields)) < 0 ||
-	    MEMBER(c, v, "pids", false, parse_fields, r, pids_fields,
-		   ARRAY_SIZE(pids_fields)) < 0 ||
+	    MEMBER(c, v, "pids", false, parse_fields, r, pids_fields, ARRAY_SIZE(pids_fields)) < 0 ||
 	    MEMBER(c, v, "blockIO", false, parse_block_io, r) < 0 ||
-	    MEMBER(c, v, "hugepageLimits", false, parse_hugepage_limits, &r->hugepage_limits,
-		   &r->n_hugepage_limits) < 0 ||
-	    MEMBER(c, v, "network", false, parse_network, r) < 0 ||
-	    MEMBER(c, v, "rdma", false, val_object) < 0 ||
+	    MEMBER(c, v, "hugepageLimits", false, parse_hugepage_limits, &r->hugepage_limits, &r->n_hugepage_limits) <
+		    0 ||
+	    MEMBER(c, v, "network", false, parse_network, r) < 0 || MEMBER(c, v, "rdma", false, val_object) < 0 ||
 	    MEMBER(c, v, "unified", false, val_kv, &r->unified, &r->n_unified) < 0)
 		return -1;
 	r->has_rdma = member(v, "rdma") != NULL;
@@ -1413,8 +1376,8 @@ static int parse_seccomp_arg(struct pctx *c, json_t *v, struct spec_seccomp_arg 
 	long op;
 
 	if (parse_fields(c, v, a, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "op", true, val_enum, seccomp_op_names, ARRAY_SIZE(seccomp_op_names),
-		   "seccomp operator", &op) < 0)
+	    MEMBER(c, v, "op", true, val_enum, seccomp_op_names, ARRAY_SIZE(seccomp_op_names), "seccomp operator",
+		   &op) < 0)
 		return -1;
 	a->op = (enum spec_seccomp_op)op;
 	return 0;
@@ -1426,8 +1389,7 @@ static int val_seccomp_action(struct pctx *c, json_t *v, enum spec_seccomp_actio
 {
 	long action;
 
-	if (val_enum(c, v, seccomp_action_names, ARRAY_SIZE(seccomp_action_names),
-		     "seccomp action", &action) < 0)
+	if (val_enum(c, v, seccomp_action_names, ARRAY_SIZE(seccomp_action_names), "seccomp action", &action) < 0)
 		return -1;
 	*ret = (enum spec_seccomp_action)action;
 	return 0;
@@ -1436,8 +1398,7 @@ static int val_seccomp_action(struct pctx *c, json_t *v, enum spec_seccomp_actio
 static int parse_syscall(struct pctx *c, json_t *v, struct spec_seccomp_syscall *s)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_seccomp_syscall, "errnoRet", F_OPT_U64, errno_ret, false, 0,
-		      UINT32_MAX),
+		FIELD(struct spec_seccomp_syscall, "errnoRet", F_OPT_U64, errno_ret, false, 0, UINT32_MAX),
 	};
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
@@ -1453,18 +1414,15 @@ DEFINE_ARRAY_PARSER(parse_syscalls, struct spec_seccomp_syscall, parse_syscall)
 static int parse_seccomp(struct pctx *c, json_t *v, struct spec_seccomp **ret)
 {
 	static const struct field fields[] = {
-		FIELD(struct spec_seccomp, "defaultErrnoRet", F_OPT_U64, default_errno_ret, false,
-		      0, UINT32_MAX),
+		FIELD(struct spec_seccomp, "defaultErrnoRet", F_OPT_U64, default_errno_ret, false, 0, UINT32_MAX),
 		FIELD(struct spec_seccomp, "listenerPath", F_STR, listener_path, false, 0, 0),
-		FIELD(struct spec_seccomp, "listenerMetadata", F_STR, listener_metadata, false, 0,
-		      0),
+		FIELD(struct spec_seccomp, "listenerMetadata", F_STR, listener_metadata, false, 0, 0),
 	};
 	struct spec_seccomp *s = arena_alloc(c->arena, sizeof(*s));
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
 	    MEMBER(c, v, "defaultAction", true, val_seccomp_action, &s->default_action) < 0 ||
-	    MEMBER(c, v, "architectures", false, val_strv, NULL, &s->architectures,
-		   &s->n_architectures) < 0 ||
+	    MEMBER(c, v, "architectures", false, val_strv, NULL, &s->architectures, &s->n_architectures) < 0 ||
 	    MEMBER(c, v, "flags", false, val_strv, NULL, &s->flags, &s->n_flags) < 0 ||
 	    MEMBER(c, v, "syscalls", false, parse_syscalls, &s->syscalls, &s->n_syscalls) < 0)
 		return -1;
@@ -1483,8 +1441,7 @@ static int val_propagation(struct pctx *c, json_t *v, struct spec_linux *l)
 		return -1;
 	if (s[0] == '\0')
 		return 0; /* "" is "not set" (Go writes it) */
-	if (val_enum(c, v, propagation_names, ARRAY_SIZE(propagation_names),
-		     "rootfs propagation", &flags) < 0)
+	if (val_enum(c, v, propagation_names, ARRAY_SIZE(propagation_names), "rootfs propagation", &flags) < 0)
 		return -1;
 	l->has_rootfs_propagation = true;
 	l->rootfs_propagation = (unsigned long)flags;
@@ -1498,8 +1455,8 @@ static int parse_personality(struct pctx *c, json_t *v, struct opt_u64 *ret)
 
 	/* No flag is defined yet; the names are only checked to be strings. */
 	if (val_object(c, v) < 0 ||
-	    MEMBER(c, v, "domain", true, val_enum, personality_names,
-		   ARRAY_SIZE(personality_names), "personality domain", &domain) < 0 ||
+	    MEMBER(c, v, "domain", true, val_enum, personality_names, ARRAY_SIZE(personality_names),
+		   "personality domain", &domain) < 0 ||
 	    MEMBER(c, v, "flags", false, val_strv, NULL, &flags, NULL) < 0)
 		return -1;
 	ret->set = true;
@@ -1516,22 +1473,17 @@ static int parse_linux(struct pctx *c, json_t *v, struct spec_linux **ret)
 	struct spec_linux *l = arena_alloc(c->arena, sizeof(*l));
 
 	if (parse_fields(c, v, l, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "namespaces", false, parse_namespaces, &l->namespaces,
-		   &l->n_namespaces) < 0 ||
-	    MEMBER(c, v, "uidMappings", false, val_idmaps, &l->uid_mappings,
-		   &l->n_uid_mappings) < 0 ||
-	    MEMBER(c, v, "gidMappings", false, val_idmaps, &l->gid_mappings,
-		   &l->n_gid_mappings) < 0 ||
+	    MEMBER(c, v, "namespaces", false, parse_namespaces, &l->namespaces, &l->n_namespaces) < 0 ||
+	    MEMBER(c, v, "uidMappings", false, val_idmaps, &l->uid_mappings, &l->n_uid_mappings) < 0 ||
+	    MEMBER(c, v, "gidMappings", false, val_idmaps, &l->gid_mappings, &l->n_gid_mappings) < 0 ||
 	    MEMBER(c, v, "timeOffsets", false, parse_time_offsets, l) < 0 ||
 	    MEMBER(c, v, "devices", false, parse_devices, &l->devices, &l->n_devices) < 0 ||
 	    MEMBER(c, v, "resources", false, parse_resources, &l->resources) < 0 ||
 	    MEMBER(c, v, "sysctl", false, val_kv, &l->sysctl, &l->n_sysctl) < 0 ||
 	    MEMBER(c, v, "seccomp", false, parse_seccomp, &l->seccomp) < 0 ||
 	    MEMBER(c, v, "rootfsPropagation", false, val_propagation, l) < 0 ||
-	    MEMBER(c, v, "maskedPaths", false, val_strv, check_abs, &l->masked_paths,
-		   &l->n_masked_paths) < 0 ||
-	    MEMBER(c, v, "readonlyPaths", false, val_strv, check_abs, &l->readonly_paths,
-		   &l->n_readonly_paths) < 0 ||
+	    MEMBER(c, v, "maskedPaths", false, val_strv, check_abs, &l->masked_paths, &l->n_masked_paths) < 0 ||
+	    MEMBER(c, v, "readonlyPaths", false, val_strv, check_abs, &l->readonly_paths, &l->n_readonly_paths) < 0 ||
 	    MEMBER(c, v, "personality", false, parse_personality, &l->personality_domain) < 0)
 		return -1;
 	*ret = l;
@@ -1557,8 +1509,7 @@ static int parse_spec(struct pctx *c, json_t *v, struct spec *s)
 	};
 
 	if (parse_fields(c, v, s, fields, ARRAY_SIZE(fields)) < 0 ||
-	    MEMBER(c, v, "root", false, parse_fields, s, root_fields,
-		   ARRAY_SIZE(root_fields)) < 0 ||
+	    MEMBER(c, v, "root", false, parse_fields, s, root_fields, ARRAY_SIZE(root_fields)) < 0 ||
 	    MEMBER(c, v, "mounts", false, parse_mounts, &s->mounts, &s->n_mounts) < 0 ||
 	    MEMBER(c, v, "process", false, parse_process_alloc, &s->process) < 0 ||
 	    MEMBER(c, v, "hooks", false, parse_hooks, &s->hooks) < 0 ||
@@ -1570,12 +1521,11 @@ static int parse_spec(struct pctx *c, json_t *v, struct spec *s)
 
 /* ---- public API -------------------------------------------------------- */
 
-int spec_parse(const char *buf, size_t len, const char *origin, struct spec **ret,
-	       struct ocr_error *err)
+int spec_parse(const char *buf, size_t len, const char *origin, struct spec **ret, struct ocr_error *err)
 {
 	__attribute__((cleanup(arena_freep))) struct arena *a = arena_new();
 	json_auto_t *root = NULL;
-	struct pctx c = { .arena = a, .origin = origin, .err = err };
+	struct pctx c = {.arena = a, .origin = origin, .err = err};
 	struct spec *s;
 
 	if (load_json(buf, len, origin, &root, err) < 0)
@@ -1593,8 +1543,7 @@ int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 	return spec_load_keep(bundle, ret, NULL, NULL, err);
 }
 
-int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len,
-		   struct ocr_error *err)
+int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len, struct ocr_error *err)
 {
 	cleanup_close int dirfd = -1;
 	cleanup_close int fd = -1;
@@ -1607,8 +1556,7 @@ int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t
 	if (dirfd < 0)
 		return ocr_fail_errno(err, "bundle `%s`", bundle);
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	fd = TEMP_FAILURE_RETRY(openat(dirfd, "config.json",
-				       O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+	fd = TEMP_FAILURE_RETRY(openat(dirfd, "config.json", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
 	if (fd < 0)
 		return ocr_fail_errno(err, "bundle `%s`: open `config.json`", bundle);
 	if (fstat(fd, &st) < 0)
@@ -1635,12 +1583,12 @@ int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t
 	return 0;
 }
 
-int spec_parse_process(const char *buf, size_t len, const char *origin,
-		       struct spec_process **ret, void **ret_arena, struct ocr_error *err)
+int spec_parse_process(const char *buf, size_t len, const char *origin, struct spec_process **ret, void **ret_arena,
+		       struct ocr_error *err)
 {
 	__attribute__((cleanup(arena_freep))) struct arena *a = arena_new();
 	json_auto_t *root = NULL;
-	struct pctx c = { .arena = a, .origin = origin, .err = err };
+	struct pctx c = {.arena = a, .origin = origin, .err = err};
 	struct spec_process *p;
 
 	if (load_json(buf, len, origin, &root, err) < 0)
@@ -1653,12 +1601,12 @@ int spec_parse_process(const char *buf, size_t len, const char *origin,
 	return 0;
 }
 
-int spec_parse_resources(const char *buf, size_t len, const char *origin,
-			 struct spec_resources **ret, void **ret_arena, struct ocr_error *err)
+int spec_parse_resources(const char *buf, size_t len, const char *origin, struct spec_resources **ret, void **ret_arena,
+			 struct ocr_error *err)
 {
 	__attribute__((cleanup(arena_freep))) struct arena *a = arena_new();
 	json_auto_t *root = NULL;
-	struct pctx c = { .arena = a, .origin = origin, .err = err };
+	struct pctx c = {.arena = a, .origin = origin, .err = err};
 
 	if (load_json(buf, len, origin, &root, err) < 0)
 		return -1;

@@ -17,22 +17,33 @@
  * hostile file cannot exhaust memory. */
 #define SPEC_MAX_FILE_SIZE (16u * 1024u * 1024u)
 
-struct opt_i64 { bool set; int64_t v; };
-struct opt_u64 { bool set; uint64_t v; };
+struct opt_i64 {
+	bool set;
+	int64_t v;
+};
+struct opt_u64 {
+	bool set;
+	uint64_t v;
+};
 
-struct spec_kv { char *key; char *value; };
+struct spec_kv {
+	char *key;
+	char *value;
+};
 
-struct spec_idmap { uint32_t container_id, host_id, size; };
+struct spec_idmap {
+	uint32_t container_id, host_id, size;
+};
 
 /* Namespace types as CLONE_NEW* flags. */
 struct spec_namespace {
-	int type;    /* CLONE_NEWNS, CLONE_NEWPID, ..., CLONE_NEWTIME */
-	char *path;  /* NULL: create a new one */
+	int type; /* CLONE_NEWNS, CLONE_NEWPID, ..., CLONE_NEWTIME */
+	char *path; /* NULL: create a new one */
 };
 
 struct spec_rlimit {
-	int resource;       /* RLIMIT_* */
-	char *name;         /* as written, e.g. "RLIMIT_NOFILE" */
+	int resource; /* RLIMIT_* */
+	char *name; /* as written, e.g. "RLIMIT_NOFILE" */
 	uint64_t soft, hard;
 };
 
@@ -51,14 +62,18 @@ struct spec_caps {
 	size_t n_bounding, n_effective, n_inheritable, n_permitted, n_ambient;
 };
 
-struct spec_io_priority { bool set; int klass; /* IOPRIO_CLASS_* 1..3 */ int priority; };
+struct spec_io_priority {
+	bool set;
+	int klass; /* IOPRIO_CLASS_* 1..3 */
+	int priority;
+};
 
 struct spec_scheduler {
 	bool set;
 	int policy; /* SCHED_* */
 	int32_t nice;
 	int32_t priority;
-	uint64_t flags;  /* SCHED_FLAG_* */
+	uint64_t flags; /* SCHED_FLAG_* */
 	uint64_t runtime, deadline, period;
 };
 
@@ -67,12 +82,12 @@ struct spec_process {
 	bool has_console_size;
 	unsigned console_height, console_width;
 	struct spec_user user;
-	char **args;  /* NULL-terminated, n_args >= 1 */
+	char **args; /* NULL-terminated, n_args >= 1 */
 	size_t n_args;
-	char **env;   /* NULL-terminated, "K=V" each */
+	char **env; /* NULL-terminated, "K=V" each */
 	size_t n_env;
-	char *cwd;    /* absolute */
-	struct spec_caps *caps;  /* NULL when absent */
+	char *cwd; /* absolute */
+	struct spec_caps *caps; /* NULL when absent */
 	struct spec_rlimit *rlimits;
 	size_t n_rlimits;
 	bool no_new_privileges;
@@ -84,20 +99,20 @@ struct spec_process {
 };
 
 struct spec_mount {
-	char *destination;  /* absolute inside the container */
-	char *type;         /* may be NULL (bind mounts) */
-	char *source;       /* may be NULL */
-	char **options;     /* NULL-terminated */
+	char *destination; /* absolute inside the container */
+	char *type; /* may be NULL (bind mounts) */
+	char *source; /* may be NULL */
+	char **options; /* NULL-terminated */
 	size_t n_options;
 	struct spec_idmap *uid_mappings, *gid_mappings;
 	size_t n_uid_mappings, n_gid_mappings;
 };
 
 struct spec_hook {
-	char *path;   /* absolute */
-	char **args;  /* NULL-terminated, may be NULL */
-	char **env;   /* NULL-terminated, may be NULL */
-	struct opt_i64 timeout;  /* seconds, > 0 when set */
+	char *path; /* absolute */
+	char **args; /* NULL-terminated, may be NULL */
+	char **env; /* NULL-terminated, may be NULL */
+	struct opt_i64 timeout; /* seconds, > 0 when set */
 };
 
 enum spec_hook_kind {
@@ -116,8 +131,8 @@ struct spec_hooks {
 };
 
 struct spec_device {
-	char *path;   /* absolute inside the container */
-	char type;    /* 'c', 'u', 'b' or 'p' */
+	char *path; /* absolute inside the container */
+	char type; /* 'c', 'u', 'b' or 'p' */
 	int64_t major, minor;
 	struct opt_u64 file_mode;
 	struct opt_u64 uid, gid;
@@ -126,9 +141,9 @@ struct spec_device {
 /* cgroup device rules (linux.resources.devices) */
 struct spec_device_rule {
 	bool allow;
-	char type;  /* 'a', 'c', 'b' */
+	char type; /* 'a', 'c', 'b' */
 	struct opt_i64 major, minor;
-	char *access;  /* subset of "rwm" */
+	char *access; /* subset of "rwm" */
 };
 
 struct spec_blkio_weight_device {
@@ -136,9 +151,15 @@ struct spec_blkio_weight_device {
 	struct opt_u64 weight, leaf_weight;
 };
 
-struct spec_blkio_throttle { int64_t major, minor; uint64_t rate; };
+struct spec_blkio_throttle {
+	int64_t major, minor;
+	uint64_t rate;
+};
 
-struct spec_hugepage_limit { char *page_size; uint64_t limit; };
+struct spec_hugepage_limit {
+	char *page_size;
+	uint64_t limit;
+};
 
 struct spec_resources {
 	struct spec_device_rule *devices;
@@ -155,26 +176,30 @@ struct spec_resources {
 		struct opt_i64 quota, realtime_runtime, idle;
 		char *cpus, *mems;
 	} cpu;
-	struct { struct opt_i64 limit; } pids;
+	struct {
+		struct opt_i64 limit;
+	} pids;
 	struct {
 		struct opt_u64 weight, leaf_weight;
 		struct spec_blkio_weight_device *weight_device;
 		size_t n_weight_device;
-		struct spec_blkio_throttle *throttle_read_bps, *throttle_write_bps,
-			*throttle_read_iops, *throttle_write_iops;
-		size_t n_throttle_read_bps, n_throttle_write_bps,
-			n_throttle_read_iops, n_throttle_write_iops;
+		struct spec_blkio_throttle *throttle_read_bps, *throttle_write_bps, *throttle_read_iops,
+			*throttle_write_iops;
+		size_t n_throttle_read_bps, n_throttle_write_bps, n_throttle_read_iops, n_throttle_write_iops;
 	} block_io;
 	struct spec_hugepage_limit *hugepage_limits;
 	size_t n_hugepage_limits;
-	struct { struct opt_u64 class_id; bool has_priorities; } network;
+	struct {
+		struct opt_u64 class_id;
+		bool has_priorities;
+	} network;
 	bool has_rdma;
 	struct spec_kv *unified;
 	size_t n_unified;
 };
 
 enum spec_seccomp_action {
-	SPEC_SCMP_KILL,          /* SCMP_ACT_KILL (= kill thread) */
+	SPEC_SCMP_KILL, /* SCMP_ACT_KILL (= kill thread) */
 	SPEC_SCMP_KILL_PROCESS,
 	SPEC_SCMP_KILL_THREAD,
 	SPEC_SCMP_TRAP,
@@ -196,7 +221,7 @@ enum spec_seccomp_op {
 };
 
 struct spec_seccomp_arg {
-	unsigned index;  /* 0..5 */
+	unsigned index; /* 0..5 */
 	uint64_t value, value_two;
 	enum spec_seccomp_op op;
 };
@@ -213,9 +238,9 @@ struct spec_seccomp_syscall {
 struct spec_seccomp {
 	enum spec_seccomp_action default_action;
 	struct opt_u64 default_errno_ret;
-	char **architectures;  /* as written, e.g. "SCMP_ARCH_X86_64" */
+	char **architectures; /* as written, e.g. "SCMP_ARCH_X86_64" */
 	size_t n_architectures;
-	char **flags;          /* as written, e.g. "SECCOMP_FILTER_FLAG_LOG" */
+	char **flags; /* as written, e.g. "SECCOMP_FILTER_FLAG_LOG" */
 	size_t n_flags;
 	char *listener_path;
 	char *listener_metadata;
@@ -224,7 +249,7 @@ struct spec_seccomp {
 };
 
 struct spec_time_offset {
-	int clock;  /* CLOCK_MONOTONIC or CLOCK_BOOTTIME */
+	int clock; /* CLOCK_MONOTONIC or CLOCK_BOOTTIME */
 	int64_t secs;
 	uint32_t nanosecs;
 };
@@ -239,13 +264,13 @@ struct spec_linux {
 	struct spec_device *devices;
 	size_t n_devices;
 	char *cgroups_path;
-	struct spec_resources *resources;  /* NULL when absent */
+	struct spec_resources *resources; /* NULL when absent */
 	struct spec_kv *sysctl;
 	size_t n_sysctl;
-	struct spec_seccomp *seccomp;      /* NULL when absent */
+	struct spec_seccomp *seccomp; /* NULL when absent */
 	bool has_rootfs_propagation;
-	unsigned long rootfs_propagation;  /* MS_SHARED|MS_REC etc. */
-	char **masked_paths, **readonly_paths;  /* NULL-terminated */
+	unsigned long rootfs_propagation; /* MS_SHARED|MS_REC etc. */
+	char **masked_paths, **readonly_paths; /* NULL-terminated */
 	size_t n_masked_paths, n_readonly_paths;
 	char *mount_label;
 	struct opt_u64 personality_domain; /* PER_LINUX / PER_LINUX32 */
@@ -253,37 +278,33 @@ struct spec_linux {
 
 struct spec {
 	char *oci_version;
-	char *root_path;    /* as written (relative to the bundle, or absolute) */
+	char *root_path; /* as written (relative to the bundle, or absolute) */
 	bool root_readonly;
 	struct spec_mount *mounts;
 	size_t n_mounts;
-	struct spec_process *process;  /* NULL when absent */
+	struct spec_process *process; /* NULL when absent */
 	char *hostname, *domainname;
 	struct spec_hooks hooks;
 	struct spec_kv *annotations;
 	size_t n_annotations;
-	struct spec_linux *linux_;     /* NULL when absent */
-	void *arena;                   /* owner of all the memory above */
+	struct spec_linux *linux_; /* NULL when absent */
+	void *arena; /* owner of all the memory above */
 };
 
 /* Parse BUF (LEN bytes, need not be NUL-terminated); ORIGIN names the
  * source in messages ("config.json"). */
-int spec_parse(const char *buf, size_t len, const char *origin,
-	       struct spec **ret, struct ocr_error *err);
+int spec_parse(const char *buf, size_t len, const char *origin, struct spec **ret, struct ocr_error *err);
 /* Read and parse BUNDLE/config.json. */
 int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err);
 /* The same, also handing back the bytes read (RET_BUF may be NULL), for a
  * caller that keeps a copy of the config. */
-int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len,
-		   struct ocr_error *err);
+int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len, struct ocr_error *err);
 /* A runtime-spec `process` object on its own (exec --process FILE). */
-int spec_parse_process(const char *buf, size_t len, const char *origin,
-		       struct spec_process **ret, void **ret_arena,
+int spec_parse_process(const char *buf, size_t len, const char *origin, struct spec_process **ret, void **ret_arena,
 		       struct ocr_error *err);
 /* A runtime-spec LinuxResources object on its own (update --resources
  * FILE); errors name the JSON path inside it ("memory.limit: ..."). */
-int spec_parse_resources(const char *buf, size_t len, const char *origin,
-			 struct spec_resources **ret, void **ret_arena,
+int spec_parse_resources(const char *buf, size_t len, const char *origin, struct spec_resources **ret, void **ret_arena,
 			 struct ocr_error *err);
 void spec_free(struct spec *spec);
 void spec_arena_free(void *arena);

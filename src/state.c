@@ -21,16 +21,16 @@ int state_validate_id(const char *id, struct ocr_error *err)
 		unsigned char c = (unsigned char)*p;
 		char shown[256];
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '_' || c == '+' || c == '-' || c == '.')
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		    c == '+' || c == '-' || c == '.')
 			continue;
 		if (c < 0x20 || c >= 0x7f)
 			return ocr_fail(err, EINVAL,
 					"invalid container id: byte 0x%02x (allowed: letters, digits, _ + - .)", c);
 		str_escape(shown, sizeof(shown), id);
 		return ocr_fail(err, EINVAL,
-				"invalid container id `%s`: character `%c` (allowed: letters, digits, _ + - .)",
-				shown, c);
+				"invalid container id `%s`: character `%c` (allowed: letters, digits, _ + - .)", shown,
+				c);
 	}
 	/* Not ".", "..", nor anything `list` would skip as one of the state
 	 * root's own entries (".creating.*"). */
@@ -56,8 +56,8 @@ int state_open_root(const struct ocr_ctx *ctx, bool create, struct ocr_error *er
 	/* Another user's directory (say a pre-made /tmp/ocirt-rootless-UID)
 	 * could feed us forged state: refuse it. */
 	if (st.st_uid != ctx->euid)
-		return ocr_fail(err, EPERM, "state root `%s` is owned by uid %u, not by you (uid %u)",
-				ctx->root, (unsigned)st.st_uid, (unsigned)ctx->euid);
+		return ocr_fail(err, EPERM, "state root `%s` is owned by uid %u, not by you (uid %u)", ctx->root,
+				(unsigned)st.st_uid, (unsigned)ctx->euid);
 	if (st.st_mode & 0022)
 		return ocr_fail(err, EPERM, "state root `%s` is writable by others (mode %04o); use chmod 0700",
 				ctx->root, (unsigned)(st.st_mode & 07777));
@@ -176,8 +176,8 @@ static int check_utf8(const char *what, const char *s, struct ocr_error *err)
 		return 0;
 	}
 	str_escape(shown, sizeof(shown), s);
-	return ocr_fail(err, EINVAL, "%s `%s` is not valid UTF-8, which the state file (JSON) cannot hold",
-			what, shown);
+	return ocr_fail(err, EINVAL, "%s `%s` is not valid UTF-8, which the state file (JSON) cannot hold", what,
+			shown);
 }
 
 int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err)
@@ -189,14 +189,12 @@ int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err)
 	if (check_utf8("bundle path", st->bundle, err) < 0 || check_utf8("rootfs path", st->rootfs, err) < 0)
 		return -1;
 
-	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:b,s:b,s:b,s:o,s:o}",
-		      "id", st->id, "bundle", st->bundle, "rootfs", st->rootfs,
-		      "created", st->created, "pid", (json_int_t)st->pid,
-		      "pid_starttime", (json_int_t)st->pid_starttime,
-		      "ready", st->ready, "started", st->started,
-		      "has_poststart", st->has_poststart, "has_poststop", st->has_poststop,
-		      "annotations", st->annotations ? json_incref(st->annotations) : json_object(),
-		      "extra", st->extra ? json_incref(st->extra) : json_object());
+	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:b,s:b,s:b,s:o,s:o}", "id", st->id, "bundle", st->bundle, "rootfs",
+		      st->rootfs, "created", st->created, "pid", (json_int_t)st->pid, "pid_starttime",
+		      (json_int_t)st->pid_starttime, "ready", st->ready, "started", st->started, "has_poststart",
+		      st->has_poststart, "has_poststop", st->has_poststop, "annotations",
+		      st->annotations ? json_incref(st->annotations) : json_object(), "extra",
+		      st->extra ? json_incref(st->extra) : json_object());
 	if (o == NULL)
 		return ocr_fail(err, ENOMEM, "encode state");
 	data = json_dumps(o, JSON_COMPACT);
@@ -227,8 +225,10 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 		/* The directory is created locked and state.json written
 		 * before the lock is let go: without one, its creator died. */
 		if (err != NULL && err->err == ENOENT)
-			return ocr_fail(err, EINVAL, "state of container `%s` is incomplete (its creation was "
-						     "interrupted); `delete --force %s` removes it", id, id);
+			return ocr_fail(err, EINVAL,
+					"state of container `%s` is incomplete (its creation was "
+					"interrupted); `delete --force %s` removes it",
+					id, id);
 		return ocr_wrap(err, "state of container `%s`", id);
 	}
 	o = json_loadb(data, len, 0, &jerr);
@@ -245,7 +245,8 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0x7fffffff ||
 	    !json_is_string(json_object_get(o, "id"))) {
 		json_decref(o);
-		return ocr_fail(err, EINVAL, "state of container `%s` is corrupt; `delete --force %s` removes it", id, id);
+		return ocr_fail(err, EINVAL, "state of container `%s` is corrupt; `delete --force %s` removes it", id,
+				id);
 	}
 	st->id = dup_member(o, "id");
 	st->bundle = dup_member(o, "bundle");
@@ -265,7 +266,8 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 	json_decref(o);
 	if (strcmp(st->id, id) != 0) {
 		state_clear(st);
-		return ocr_fail(err, EINVAL, "state of container `%s` names another id; `delete --force %s` removes it", id, id);
+		return ocr_fail(err, EINVAL, "state of container `%s` names another id; `delete --force %s` removes it",
+				id, id);
 	}
 	return 0;
 }
@@ -288,8 +290,7 @@ enum ocr_status state_status(const struct ocr_state *st)
 
 	if (st->pid <= 0)
 		return st->ready ? OCR_STATUS_STOPPED : OCR_STATUS_CREATING;
-	if (proc_stat(st->pid, &start, &pstate) < 0 || start != st->pid_starttime ||
-	    pstate == 'Z' || pstate == 'X')
+	if (proc_stat(st->pid, &start, &pstate) < 0 || start != st->pid_starttime || pstate == 'Z' || pstate == 'X')
 		return OCR_STATUS_STOPPED;
 	if (!st->ready)
 		return OCR_STATUS_CREATING;
@@ -323,13 +324,11 @@ char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pr
 	json_t *o;
 	char *s;
 
-	o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:o,s:s,s:s}",
-		      "ociVersion", OCR_OCI_VERSION, "id", st->id,
-		      "status", state_status_name(status),
-		      "pid", (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid),
-		      "bundle", st->bundle, "rootfs", st->rootfs,
-		      "annotations", st->annotations ? json_incref(st->annotations) : json_object(),
-		      "created", st->created, "owner", owner);
+	o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:o,s:s,s:s}", "ociVersion", OCR_OCI_VERSION, "id", st->id, "status",
+		      state_status_name(status), "pid", (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid),
+		      "bundle", st->bundle, "rootfs", st->rootfs, "annotations",
+		      st->annotations ? json_incref(st->annotations) : json_object(), "created", st->created, "owner",
+		      owner);
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, pretty ? JSON_INDENT(2) : JSON_COMPACT);
@@ -339,10 +338,9 @@ char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pr
 
 char *state_spec_json(const struct ocr_state *st, enum ocr_status status)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o}", "ociVersion", OCR_OCI_VERSION, "id", st->id,
-			      "status", state_status_name(status),
-			      "pid", (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid),
-			      "bundle", st->bundle,
+	json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:o}", "ociVersion", OCR_OCI_VERSION, "id", st->id, "status",
+			      state_status_name(status), "pid",
+			      (json_int_t)(status == OCR_STATUS_STOPPED ? 0 : st->pid), "bundle", st->bundle,
 			      "annotations", st->annotations ? json_incref(st->annotations) : json_object());
 	char *s;
 

@@ -28,14 +28,14 @@ struct ocr_state {
 	char *id;
 	char *bundle;
 	char *rootfs;
-	char *created;       /* RFC 3339 */
-	pid_t pid;           /* 0 while unknown */
+	char *created; /* RFC 3339 */
+	pid_t pid; /* 0 while unknown */
 	unsigned long long pid_starttime;
-	bool ready;          /* init finished create */
-	bool started;        /* start handed over to the user process */
+	bool ready; /* init finished create */
+	bool started; /* start handed over to the user process */
 	bool has_poststart, has_poststop;
 	json_t *annotations; /* object, owned */
-	json_t *extra;       /* object for other modules (cgroup, net), owned */
+	json_t *extra; /* object for other modules (cgroup, net), owned */
 	uid_t owner;
 };
 

@@ -40,8 +40,8 @@ static bool parse_dec(const char *s, size_t len, uint64_t *ret)
 }
 
 /* One line (no newline) as NAME, START, COUNT; false when malformed. */
-static bool parse_line(const char *line, size_t len, const char **ret_name, size_t *ret_name_len,
-		       uint64_t *ret_start, uint64_t *ret_count)
+static bool parse_line(const char *line, size_t len, const char **ret_name, size_t *ret_name_len, uint64_t *ret_start,
+		       uint64_t *ret_count)
 {
 	const char *c1 = memchr(line, ':', len), *c2;
 
@@ -125,8 +125,8 @@ static int read_text(const char *path, char **ret, struct ocr_error *err)
 	return 0;
 }
 
-int subid_read_file(const char *path, const char *user, uid_t uid, struct idmap_range *ret, size_t max,
-		    size_t *ret_n, struct ocr_error *err)
+int subid_read_file(const char *path, const char *user, uid_t uid, struct idmap_range *ret, size_t max, size_t *ret_n,
+		    struct ocr_error *err)
 {
 	char *text = NULL;
 
@@ -141,7 +141,9 @@ int subid_read_file(const char *path, const char *user, uid_t uid, struct idmap_
 
 /* libsubid's own types (shadow/subid.h, ABI 4), declared here so the
  * runtime builds and runs where libsubid is not installed. */
-struct libsubid_range { unsigned long start, count; };
+struct libsubid_range {
+	unsigned long start, count;
+};
 typedef bool (*libsubid_init_fn)(const char *progname, FILE *logfd);
 typedef int (*libsubid_ranges_fn)(const char *owner, struct libsubid_range **ranges);
 
@@ -218,8 +220,7 @@ static bool libsubid_needed(void)
 	return yes;
 }
 
-int subid_lookup(enum subid_kind kind, const char *user, uid_t uid, struct subid_ranges *ret,
-		 struct ocr_error *err)
+int subid_lookup(enum subid_kind kind, const char *user, uid_t uid, struct subid_ranges *ret, struct ocr_error *err)
 {
 	ret->n = 0;
 	ret->source = SUBID_SOURCE_NONE;

@@ -93,8 +93,9 @@ int supervise(pid_t pid, int master, const sigset_t *set)
 			}
 		}
 		if (master >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(master, STDOUT_FILENO))
-			master = -1;  /* all of the container's side closed */
-		if (stdin_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) && (master < 0 || !pump(STDIN_FILENO, master))) {
+			master = -1; /* all of the container's side closed */
+		if (stdin_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (master < 0 || !pump(STDIN_FILENO, master))) {
 			stdin_open = false;
 			/* Pass EOF on like a terminal would (^D). */
 			if (master >= 0 && !tty_in)

@@ -27,8 +27,7 @@ int sync_send(int fd, int type, pid_t pid, const char *payload, struct ocr_error
 
 static int send_error(int fd, const struct ocr_error *e, int flags)
 {
-	int32_t hdr[4] = {SYNC_ERROR, e->err, flags | (e->show_errno ? ERR_SHOW_ERRNO : 0),
-			  (int32_t)strlen(e->msg)};
+	int32_t hdr[4] = {SYNC_ERROR, e->err, flags | (e->show_errno ? ERR_SHOW_ERRNO : 0), (int32_t)strlen(e->msg)};
 	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)e->msg, strlen(e->msg)}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 

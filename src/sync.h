@@ -12,24 +12,24 @@
 #include "error.h"
 
 enum sync_type {
-	SYNC_MAP_REQUEST = 1,  /* stage1 -> runtime: write my id maps */
-	SYNC_MAP_DONE,         /* runtime -> stage1 */
-	SYNC_PID,              /* stage1 -> runtime: init's pid */
-	SYNC_STATE,            /* runtime -> init: state JSON, go on */
-	SYNC_HOOKS_REQUEST,    /* init -> runtime: run prestart/createRuntime */
-	SYNC_HOOKS_DONE,       /* runtime -> init */
-	SYNC_READY,            /* init -> runtime: waiting for start */
-	SYNC_START,            /* runtime/start -> init: exec now */
-	SYNC_ERROR,            /* either way: payload is the message */
+	SYNC_MAP_REQUEST = 1, /* stage1 -> runtime: write my id maps */
+	SYNC_MAP_DONE, /* runtime -> stage1 */
+	SYNC_PID, /* stage1 -> runtime: init's pid */
+	SYNC_STATE, /* runtime -> init: state JSON, go on */
+	SYNC_HOOKS_REQUEST, /* init -> runtime: run prestart/createRuntime */
+	SYNC_HOOKS_DONE, /* runtime -> init */
+	SYNC_READY, /* init -> runtime: waiting for start */
+	SYNC_START, /* runtime/start -> init: exec now */
+	SYNC_ERROR, /* either way: payload is the message */
 };
 
 #define SYNC_PAYLOAD_MAX (1u << 20)
 
 struct sync_msg {
 	int32_t type;
-	int32_t err;   /* errno of SYNC_ERROR */
+	int32_t err; /* errno of SYNC_ERROR */
 	int32_t pid;
-	uint32_t len;  /* payload bytes that follow in the same record */
+	uint32_t len; /* payload bytes that follow in the same record */
 	char *payload; /* malloc'd, NUL-terminated, on receive */
 };
 

@@ -88,8 +88,7 @@ int terminal_send_fd(int sockfd, int master, struct ocr_error *err)
 	char data[] = "/dev/ptmx";
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {data, sizeof(data) - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -108,8 +107,7 @@ int terminal_recv_fd(int sockfd, int *ret_fd, struct ocr_error *err)
 	char data[64];
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {data, sizeof(data)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 
 	if (TEMP_FAILURE_RETRY(recvmsg(sockfd, &mh, MSG_CMSG_CLOEXEC)) < 0)

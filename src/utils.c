@@ -160,8 +160,7 @@ ssize_t read_all(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, char **ret,
-		 size_t *ret_len, struct ocr_error *err)
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct ocr_error *err)
 {
 	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;
@@ -195,8 +194,7 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret,
 	return 0;
 }
 
-int write_file_at(int dirfd, const char *path, const char *data, size_t len,
-		  struct ocr_error *err)
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct ocr_error *err)
 {
 	cleanup_close int fd = -1;
 
@@ -210,8 +208,7 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len,
 	return 0;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len,
-		      mode_t mode, struct ocr_error *err)
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, struct ocr_error *err)
 {
 	cleanup_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	cleanup_close int fd = -1;

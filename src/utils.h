@@ -15,13 +15,13 @@
 #include "error.h"
 
 #ifndef TEMP_FAILURE_RETRY
-#define TEMP_FAILURE_RETRY(expr)                                               \
-	({                                                                     \
-		long _r;                                                       \
-		do                                                             \
-			_r = (long)(expr);                                     \
-		while (_r == -1L && errno == EINTR);                           \
-		_r;                                                            \
+#define TEMP_FAILURE_RETRY(expr)                     \
+	({                                           \
+		long _r;                             \
+		do                                   \
+			_r = (long)(expr);           \
+		while (_r == -1L && errno == EINTR); \
+		_r;                                  \
 	})
 #endif
 
@@ -43,17 +43,17 @@ void cleanup_pidp(pid_t *pid);
 #define cleanup_pid __attribute__((cleanup(cleanup_pidp)))
 
 /* Hand ownership out of a cleanup variable. */
-#define steal_pointer(pp)                                                      \
-	({                                                                     \
-		__typeof__(*(pp)) _p = *(pp);                                  \
-		*(pp) = NULL;                                                  \
-		_p;                                                            \
+#define steal_pointer(pp)                     \
+	({                                    \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;                 \
+		_p;                           \
 	})
-#define steal_fd(fdp)                                                          \
-	({                                                                     \
-		int _fd = *(fdp);                                              \
-		*(fdp) = -1;                                                   \
-		_fd;                                                           \
+#define steal_fd(fdp)             \
+	({                        \
+		int _fd = *(fdp); \
+		*(fdp) = -1;      \
+		_fd;              \
 	})
 
 void *xmalloc(size_t n);
@@ -71,15 +71,12 @@ ssize_t read_all(int fd, void *buf, size_t len);
 
 /* Read a whole file (at most MAX bytes, else EFBIG) into a NUL-terminated
  * buffer; DIRFD may be AT_FDCWD. */
-int read_file_at(int dirfd, const char *path, size_t max, char **ret,
-		 size_t *ret_len, struct ocr_error *err);
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct ocr_error *err);
 /* Write a file in place (no truncation of a longer one is needed for the
  * /proc files this is used with). */
-int write_file_at(int dirfd, const char *path, const char *data, size_t len,
-		  struct ocr_error *err);
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct ocr_error *err);
 /* Write via a temporary file, fsync-free rename: readers see old or new. */
-int write_file_atomic(const char *path, const char *data, size_t len,
-		      mode_t mode, struct ocr_error *err);
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, struct ocr_error *err);
 
 /* mkdir -p with MODE for each created component. */
 int mkdir_p(const char *path, mode_t mode, struct ocr_error *err);

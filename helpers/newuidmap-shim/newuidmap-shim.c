@@ -26,9 +26,11 @@
 #include "subid.h"
 
 #define PROG "newuidmap-shim"
-#define MAX_LINES SUBID_MAX_RANGES  /* the kernel's limit on map lines */
+#define MAX_LINES SUBID_MAX_RANGES /* the kernel's limit on map lines */
 
-struct map_line { uint32_t id, lower, count; };
+struct map_line {
+	uint32_t id, lower, count;
+};
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
 {

@@ -60,8 +60,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
 
 __attribute__((noreturn)) static void usage(void)
 {
-	fputs("usage: recvtty [-m relay|file|seccomp] [-o FILE] [-i TEXT] [-e ERRNO] [-l LOG] SOCKET\n",
-	      stderr);
+	fputs("usage: recvtty [-m relay|file|seccomp] [-o FILE] [-i TEXT] [-e ERRNO] [-l LOG] SOCKET\n", stderr);
 	exit(2);
 }
 
@@ -121,8 +120,8 @@ static int recv_fd(int conn, char *buf, size_t size, size_t *ret_len)
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov = {.iov_base = buf, .iov_len = size};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
-			    .msg_controllen = sizeof(ctrl.buf)};
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf, .msg_controllen = sizeof(ctrl.buf)};
 	struct cmsghdr *c;
 	ssize_t n;
 	int fd = -1;
@@ -138,8 +137,7 @@ static int recv_fd(int conn, char *buf, size_t size, size_t *ret_len)
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		if (c->cmsg_len != CMSG_LEN(sizeof(int)) || fd >= 0)
-			die("expected exactly one fd, got a control message of %zu bytes",
-			    (size_t)c->cmsg_len);
+			die("expected exactly one fd, got a control message of %zu bytes", (size_t)c->cmsg_len);
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	}
 	if (fd < 0)

@@ -24,7 +24,7 @@ struct tap_state {
 };
 
 /* The one piece of mutable state: a test binary is one TAP stream. */
-static struct tap_state tap_state_ = { -1, 0, 0 };
+static struct tap_state tap_state_ = {-1, 0, 0};
 
 TAP_UNUSED static void plan(int n)
 {
@@ -32,8 +32,7 @@ TAP_UNUSED static void plan(int n)
 	printf("1..%d\n", n);
 }
 
-__attribute__((format(printf, 2, 0))) TAP_UNUSED static bool
-tap_vok(bool cond, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) TAP_UNUSED static bool tap_vok(bool cond, const char *fmt, va_list ap)
 {
 	tap_state_.run++;
 	if (!cond)
@@ -44,8 +43,7 @@ tap_vok(bool cond, const char *fmt, va_list ap)
 	return cond;
 }
 
-__attribute__((format(printf, 2, 3))) TAP_UNUSED static bool
-ok(bool cond, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) TAP_UNUSED static bool ok(bool cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,8 +53,8 @@ ok(bool cond, const char *fmt, ...)
 	return cond;
 }
 
-__attribute__((format(printf, 3, 4))) TAP_UNUSED static bool
-is_int(long long got, long long expected, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) TAP_UNUSED static bool is_int(long long got, long long expected, const char *fmt,
+								    ...)
 {
 	va_list ap;
 	bool cond = got == expected;
@@ -70,20 +68,18 @@ is_int(long long got, long long expected, const char *fmt, ...)
 }
 
 /* NULL equals only NULL. */
-__attribute__((format(printf, 3, 4))) TAP_UNUSED static bool
-is_str(const char *got, const char *expected, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) TAP_UNUSED static bool is_str(const char *got, const char *expected,
+								    const char *fmt, ...)
 {
 	va_list ap;
-	bool cond = (got == NULL || expected == NULL) ? got == expected
-						      : strcmp(got, expected) == 0;
+	bool cond = (got == NULL || expected == NULL) ? got == expected : strcmp(got, expected) == 0;
 
 	va_start(ap, fmt);
 	tap_vok(cond, fmt, ap);
 	va_end(ap);
 	if (!cond)
-		printf("#   got:      %s%s%s\n#   expected: %s%s%s\n", got ? "\"" : "",
-		       got ? got : "NULL", got ? "\"" : "", expected ? "\"" : "",
-		       expected ? expected : "NULL", expected ? "\"" : "");
+		printf("#   got:      %s%s%s\n#   expected: %s%s%s\n", got ? "\"" : "", got ? got : "NULL",
+		       got ? "\"" : "", expected ? "\"" : "", expected ? expected : "NULL", expected ? "\"" : "");
 	return cond;
 }
 

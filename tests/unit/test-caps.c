@@ -56,8 +56,7 @@ static bool userns_works(void)
 
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	       WEXITSTATUS(status) == 0;
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 typedef int (*child_fn)(void);
@@ -117,8 +116,8 @@ static bool log_has(const char *needle)
 }
 
 /* ---- children ---- */
-static char *bounding[] = {"CAP_CHOWN", "CAP_KILL", "CAP_SETPCAP", "CAP_NO_SUCH_CAP",
-			   "CAP_NET_BIND_SERVICE ", "12", NULL};
+static char *bounding[] = {"CAP_CHOWN", "CAP_KILL", "CAP_SETPCAP", "CAP_NO_SUCH_CAP", "CAP_NET_BIND_SERVICE ",
+			   "12",	NULL};
 
 static int child_bounding(void)
 {
@@ -148,9 +147,16 @@ static char *amb[] = {"CAP_KILL", "CAP_CHOWN", NULL};
 
 static int child_apply(void)
 {
-	struct spec_caps caps = {.bounding = prm, .n_bounding = 2, .effective = eff, .n_effective = 1,
-				 .permitted = prm, .n_permitted = 2, .inheritable = inh,
-				 .n_inheritable = 2, .ambient = amb, .n_ambient = 2};
+	struct spec_caps caps = {.bounding = prm,
+				 .n_bounding = 2,
+				 .effective = eff,
+				 .n_effective = 1,
+				 .permitted = prm,
+				 .n_permitted = 2,
+				 .inheritable = inh,
+				 .n_inheritable = 2,
+				 .ambient = amb,
+				 .n_ambient = 2};
 	struct ocr_log log = debug_log();
 	struct ocr_error err = {0};
 	struct capsets c;
@@ -169,8 +175,7 @@ static int child_apply(void)
 		return 4;
 	if (c.eff != BIT(C_CHOWN) || c.prm != (BIT(C_CHOWN) | BIT(C_KILL)) || c.inh != BIT(C_KILL) ||
 	    c.amb != BIT(C_KILL) || c.bnd != (BIT(C_CHOWN) | BIT(C_KILL))) {
-		printf("# eff %llx prm %llx inh %llx amb %llx bnd %llx\n", c.eff, c.prm, c.inh, c.amb,
-		       c.bnd);
+		printf("# eff %llx prm %llx inh %llx amb %llx bnd %llx\n", c.eff, c.prm, c.inh, c.amb, c.bnd);
 		return 5;
 	}
 	if (prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) != 0)
@@ -186,8 +191,8 @@ static int child_null(void)
 	if (caps_drop_bounding(NULL, NULL, &err) < 0 || caps_keep_on_setuid(NULL, &err) < 0 ||
 	    caps_apply(NULL, NULL, &err) < 0)
 		return 2;
-	if (read_capsets(&after) < 0 || after.bnd != 0 || after.eff != 0 || after.prm != 0 ||
-	    after.inh != 0 || after.amb != 0)
+	if (read_capsets(&after) < 0 || after.bnd != 0 || after.eff != 0 || after.prm != 0 || after.inh != 0 ||
+	    after.amb != 0)
 		return 3;
 	return prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0) == 0 ? 0 : 4;
 }
@@ -196,8 +201,7 @@ static char *eff_bad[] = {"CAP_NET_BIND_SERVICE", NULL};
 
 static int child_eff_not_permitted(void)
 {
-	struct spec_caps caps = {.effective = eff_bad, .n_effective = 1, .permitted = prm,
-				 .n_permitted = 2};
+	struct spec_caps caps = {.effective = eff_bad, .n_effective = 1, .permitted = prm, .n_permitted = 2};
 	struct ocr_error err = {0};
 
 	if (caps_apply(&caps, NULL, &err) == 0)
@@ -230,8 +234,7 @@ int main(void)
 		text[strcspn(text, "\n")] = '\0';
 		parse_u64(text, &last);
 	}
-	ok(caps_last_cap() == (int)last && last > 0, "caps_last_cap() reads the kernel's (%d)",
-	   caps_last_cap());
+	ok(caps_last_cap() == (int)last && last > 0, "caps_last_cap() reads the kernel's (%d)", caps_last_cap());
 
 	log_fd = mkstemp(logpath);
 	if (log_fd < 0 || !userns_works()) {
@@ -239,14 +242,12 @@ int main(void)
 			skip("unshare(CLONE_NEWUSER) is not permitted here");
 	} else {
 		ok(in_userns(child_null) == 0, "caps == NULL leaves no capability in any set");
-		ok(in_userns(child_bounding) == 0,
-		   "the bounding set keeps exactly the listed known capabilities");
+		ok(in_userns(child_bounding) == 0, "the bounding set keeps exactly the listed known capabilities");
 		ok(log_has("capability CAP_NO_SUCH_CAP is not known to this kernel, skipped") &&
 			   log_has("capability 12 is not known") &&
 			   log_has("capability CAP_NET_BIND_SERVICE  is not known"),
 		   "unknown and malformed names are skipped with a debug line");
-		ok(in_userns(child_apply) == 0,
-		   "effective/permitted/inheritable/ambient are set, keep-caps cleared");
+		ok(in_userns(child_apply) == 0, "effective/permitted/inheritable/ambient are set, keep-caps cleared");
 		ok(log_has("cannot raise ambient capability CAP_CHOWN"),
 		   "an ambient capability that is not inheritable is a warning, as in runc");
 		ok(in_userns(child_eff_not_permitted) == 0,

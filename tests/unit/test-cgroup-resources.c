@@ -80,7 +80,8 @@ static void test_conversions(void)
 	is_int((long long)cg_shares_to_weight(500000), 10000, "shares above the maximum clamp to 10000");
 	is_int((long long)cg_shares_to_weight(512), 59, "shares 512 -> 59 (runc/crun quadratic fit)");
 	is_int((long long)cg_shares_to_weight(2048), 174, "shares 2048 -> 174");
-	ok(cg_shares_to_weight(100) < cg_shares_to_weight(1000) && cg_shares_to_weight(1000) < cg_shares_to_weight(10000),
+	ok(cg_shares_to_weight(100) < cg_shares_to_weight(1000) &&
+		   cg_shares_to_weight(1000) < cg_shares_to_weight(10000),
 	   "the conversion is monotonic");
 
 	is_int((long long)cg_blkio_weight_to_io(0), 0, "blkio weight 0 is unset");

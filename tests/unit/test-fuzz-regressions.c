@@ -24,8 +24,8 @@ static const struct {
 	const char *name;
 	int (*fn)(const uint8_t *data, size_t size);
 } entries[] = {
-	{ "spec", fuzz_spec },     { "process", fuzz_process },     { "state", fuzz_state },
-	{ "idmap", fuzz_idmap },   { "mountopts", fuzz_mountopts }, { "signal", fuzz_signal },
+	{"spec", fuzz_spec},   {"process", fuzz_process},     {"state", fuzz_state},
+	{"idmap", fuzz_idmap}, {"mountopts", fuzz_mountopts}, {"signal", fuzz_signal},
 };
 
 static int (*entry_of(const char *target))(const uint8_t *, size_t)
@@ -91,7 +91,7 @@ static bool one_clean_line(const char *msg)
 static void test_syntax_error_one_line(void)
 {
 	static const char doc[] = "{\"args\": [\"a\\\n\x1b[31m\"]}";
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec_process *p = NULL;
 	void *arena = NULL;
 
@@ -106,7 +106,7 @@ static void test_value_error_escaped(void)
 {
 	static const char doc[] =
 		"{\"ociVersion\": \"1\", \"linux\": {\"namespaces\": [{\"type\": \"x\\u001b]0;\\n\"}]}}";
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 
 	ok(spec_parse(doc, sizeof(doc) - 1, "config.json", &s, &err) < 0, "unknown namespace type");
@@ -117,8 +117,8 @@ static void test_value_error_escaped(void)
 /* fuzz/regressions/mountopts/newline-in-comma-error */
 static void test_mount_comma_escaped(void)
 {
-	char *opts[] = { (char *)",lb\n", NULL };
-	struct ocr_error err = { 0 };
+	char *opts[] = {(char *)",lb\n", NULL};
+	struct ocr_error err = {0};
 	struct mount_opts mo;
 
 	ok(mount_parse_options(opts, 1, &mo, &err) < 0, "an option with a comma is refused");
@@ -135,7 +135,9 @@ static void test_str_escape(void)
 	is_str(buf, "a\\tb\\nc\\x1b\\x7f", "controls escaped");
 	str_escape(buf, sizeof(buf), "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80");
 	is_str(buf, "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", "UTF-8 kept");
-	str_escape(buf, sizeof(buf), "\xc2\x9b" "1m\xff\xc3");
+	str_escape(buf, sizeof(buf),
+		   "\xc2\x9b"
+		   "1m\xff\xc3");
 	is_str(buf, "\\xc2\\x9b1m\\xff\\xc3", "C1 controls and broken UTF-8 escaped");
 	str_escape(buf, 5, "ab\ncd");
 	is_str(buf, "ab\\n", "truncated at a whole escape");
@@ -188,25 +190,24 @@ static int parse_doc(const char *doc, struct ocr_error *err)
  * not what the config says). */
 static void test_dotdot_destinations(void)
 {
-	static const char *const bad[] = { "/..", "/a/../b", "/a/..", "/../etc", "/a/b/../../.." };
-	static const char *const good[] = { "/a..b", "/..a", "/a../b", "/.../x", "/a/.b" };
+	static const char *const bad[] = {"/..", "/a/../b", "/a/..", "/../etc", "/a/b/../../.."};
+	static const char *const good[] = {"/a..b", "/..a", "/a../b", "/.../x", "/a/.b"};
 	char doc[512];
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		snprintf(doc, sizeof(doc),
-			 "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", bad[i]);
+		snprintf(doc, sizeof(doc), "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", bad[i]);
 		ok(parse_doc(doc, &err) < 0 && strstr(err.msg, "mounts[0].destination") != NULL &&
 			   strstr(err.msg, "`..` is not allowed") != NULL,
 		   "destination %s refused: %s", bad[i], err.msg);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-		snprintf(doc, sizeof(doc),
-			 "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", good[i]);
+		snprintf(doc, sizeof(doc), "{\"ociVersion\": \"1\", \"mounts\": [{\"destination\": \"%s\"}]}", good[i]);
 		ok(parse_doc(doc, &err) == 0, "destination %s accepted", good[i]);
 	}
 	ok(parse_doc("{\"ociVersion\": \"1\", \"linux\": {\"devices\": [{\"path\": \"/dev/../x\", "
-		     "\"type\": \"c\", \"major\": 1, \"minor\": 3}]}}", &err) < 0 &&
+		     "\"type\": \"c\", \"major\": 1, \"minor\": 3}]}}",
+		     &err) < 0 &&
 		   strstr(err.msg, "linux.devices[0].path") != NULL,
 	   "device path with .. refused: %s", err.msg);
 }
@@ -216,7 +217,7 @@ static void test_dotdot_destinations(void)
 static void test_spec_load_file_kinds(void)
 {
 	char dir[300], path[400];
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 	int fd, dfd = scratch_dir("bundle", dir, sizeof(dir));
 
@@ -229,8 +230,8 @@ static void test_spec_load_file_kinds(void)
 	alarm(0);
 	unlink(path);
 	ok(symlink("/dev/zero", path) == 0, "config.json -> /dev/zero");
-	ok(spec_load(dir, &s, &err) < 0 && strstr(err.msg, "not a regular file") != NULL,
-	   "/dev/zero refused: %s", err.msg);
+	ok(spec_load(dir, &s, &err) < 0 && strstr(err.msg, "not a regular file") != NULL, "/dev/zero refused: %s",
+	   err.msg);
 	unlink(path);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ok(fd >= 0 && ftruncate(fd, 100 * 1024 * 1024) == 0, "a sparse 100 MB config.json");
@@ -246,17 +247,18 @@ static void test_spec_load_file_kinds(void)
 
 static void test_container_ids(void)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 
 	ok(state_validate_id("c1.x_y+z-0", &err) == 0, "a plain id");
 	ok(state_validate_id(".hidden", &err) < 0 && strstr(err.msg, "must not start with") != NULL,
 	   "a leading dot is refused (list would not show it): %s", err.msg);
 	ok(state_validate_id("..", &err) < 0 && state_validate_id(".", &err) < 0, ". and ..");
-	ok(state_validate_id("a\nb", &err) < 0 && one_clean_line(err.msg) &&
-		   strstr(err.msg, "0x0a") != NULL,
+	ok(state_validate_id("a\nb", &err) < 0 && one_clean_line(err.msg) && strstr(err.msg, "0x0a") != NULL,
 	   "a newline is named, not printed: %s", err.msg);
-	ok(state_validate_id("a\xc2\x9b" "b", &err) < 0 && one_clean_line(err.msg) &&
-		   strstr(err.msg, "0xc2") != NULL,
+	ok(state_validate_id("a\xc2\x9b"
+			     "b",
+			     &err) < 0 &&
+		   one_clean_line(err.msg) && strstr(err.msg, "0xc2") != NULL,
 	   "a C1 control is named, not printed: %s", err.msg);
 	ok(state_validate_id("a/b", &err) < 0 && strstr(err.msg, "`/`") != NULL, "a slash: %s", err.msg);
 }
@@ -293,7 +295,7 @@ static size_t count_entries(int dirfd)
 static void test_state_dir_lifecycle(void)
 {
 	char root[300];
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct ocr_state st;
 	int rootfd = scratch_dir("state-root", root, sizeof(root));
 	int fd, fd2;
@@ -305,11 +307,11 @@ static void test_state_dir_lifecycle(void)
 	ok(is_locked(rootfd, "c1"), "c1 is locked the moment it exists");
 	is_int(count_entries(rootfd), 1, "nothing but c1 in the root");
 	fd2 = state_create_dir(rootfd, "c1", &err);
-	ok(fd2 < 0 && err.err == EEXIST && strstr(err.msg, "already exists") != NULL,
-	   "a second create of c1: %s", err.msg);
+	ok(fd2 < 0 && err.err == EEXIST && strstr(err.msg, "already exists") != NULL, "a second create of c1: %s",
+	   err.msg);
 	is_int(count_entries(rootfd), 1, "the failed create left nothing");
-	ok(state_read(fd, "c1", &st, &err) < 0 && err.err == EINVAL &&
-		   strstr(err.msg, "incomplete") != NULL && strstr(err.msg, "delete --force c1") != NULL,
+	ok(state_read(fd, "c1", &st, &err) < 0 && err.err == EINVAL && strstr(err.msg, "incomplete") != NULL &&
+		   strstr(err.msg, "delete --force c1") != NULL,
 	   "no state.json: incomplete, with the fix: %s", err.msg);
 
 	/* Someone waits for c1's lock; c1 is deleted meanwhile: they are told
@@ -318,7 +320,7 @@ static void test_state_dir_lifecycle(void)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		struct ocr_error cerr = { 0 };
+		struct ocr_error cerr = {0};
 		int r;
 		char c;
 
@@ -351,7 +353,7 @@ static void test_state_dir_lifecycle(void)
 static void test_stale_creating_dirs(void)
 {
 	char root[300], mine[64];
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	int rootfd = scratch_dir("stale-root", root, sizeof(root));
 	int fd;
 
@@ -376,13 +378,15 @@ static void test_stale_creating_dirs(void)
 static void test_state_write_non_utf8(void)
 {
 	char root[300];
-	struct ocr_error err = { 0 };
-	struct ocr_state st = { 0 };
+	struct ocr_error err = {0};
+	struct ocr_state st = {0};
 	int dfd = scratch_dir("utf8-state", root, sizeof(root));
 
 	st.id = (char *)"c1";
-	st.bundle = (char *)"/tmp/bad\xff" "dir";
-	st.rootfs = (char *)"/tmp/bad\xff" "dir/rootfs";
+	st.bundle = (char *)"/tmp/bad\xff"
+			    "dir";
+	st.rootfs = (char *)"/tmp/bad\xff"
+			    "dir/rootfs";
 	st.created = (char *)"2026-01-01T00:00:00Z";
 	ok(state_write(dfd, &st, &err) < 0 && strstr(err.msg, "`/tmp/bad\\xffdir` is not valid UTF-8") != NULL,
 	   "a non-UTF-8 bundle path is named: %s", err.msg);
@@ -399,7 +403,7 @@ static void test_state_write_non_utf8(void)
  * "NUL byte in object key not supported". */
 static void test_big_number_as_key(void)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 
 	ok(parse_doc("{\"ociVersion\": \"1\", \"annotations\": {12345678901234567890: \"x\"}}", &err) < 0 &&
 		   strstr(err.msg, "too big integer near '12345678901234567890'") != NULL,
@@ -410,13 +414,12 @@ static void test_big_number_as_key(void)
 
 int main(void)
 {
-	static const char *const targets[] = { "spec", "process", "state", "idmap", "mountopts", "signal" };
+	static const char *const targets[] = {"spec", "process", "state", "idmap", "mountopts", "signal"};
 
 	/* Made before the children fork, so they share it. */
 	fuzz_tmp_dir();
 	for (size_t i = 0; i < ARRAY_SIZE(targets); i++)
-		ok(count_inputs(targets[i], "corpus/") > 0, "seed corpus of `%s` is compiled in",
-		   targets[i]);
+		ok(count_inputs(targets[i], "corpus/") > 0, "seed corpus of `%s` is compiled in", targets[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(fuzz_inputs); i++)
 		replay(&fuzz_inputs[i]);
 	test_syntax_error_one_line();

@@ -68,8 +68,7 @@ static int hook_mode(int argc, char **argv)
 		char line[256];
 		FILE *st;
 		while (d && (de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d) &&
-			    atoi(de->d_name) != fileno(out))
+			if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d) && atoi(de->d_name) != fileno(out))
 				fprintf(out, "fd:%s\n", de->d_name);
 		st = fopen("/proc/self/status", "r");
 		while (st && fgets(line, sizeof(line), st))
@@ -139,7 +138,8 @@ static void test_args_env_exact(void)
 	r = hooks_run(SPEC_HOOK_PRESTART, &h, 1, state_json, NULL, &err);
 	got = slurp(out);
 	want = xasprintf("A:custom-argv0\nA:--hook-dump\nA:%s\nA:a b\nA:\nA:x=$HOME\n"
-			 "E:FOO=bar baz\nE:EMPTY=\nE:PATH=/nowhere\n", out);
+			 "E:FOO=bar baz\nE:EMPTY=\nE:PATH=/nowhere\n",
+			 out);
 	ok(r == 0 && got && strcmp(got, want) == 0, "args (argv[0] included) and env are passed exactly");
 	if (got && strcmp(got, want) != 0)
 		diag_lines(got);
@@ -211,7 +211,8 @@ static void test_poststop_continues(void)
 
 	if (fd >= 0)
 		close(fd);
-	ok(hooks_run(SPEC_HOOK_POSTSTOP, hs, 2, state_json, NULL, &err) == 0, "a failing poststop hook is not an error");
+	ok(hooks_run(SPEC_HOOK_POSTSTOP, hs, 2, state_json, NULL, &err) == 0,
+	   "a failing poststop hook is not an error");
 	got = slurp(path);
 	ok(got != NULL && strcmp(got, "ran\n") == 0, "the poststop hook after a failing one still runs");
 	unlink(path);
@@ -227,9 +228,8 @@ static void test_signal_and_exec_error(void)
 	ok(hooks_run(SPEC_HOOK_CREATE_RUNTIME, &h, 1, state_json, NULL, &err) < 0 &&
 		   err_contains(&err, "killed by signal SIGKILL"),
 	   "a hook killed by a signal fails naming the signal");
-	ok(hooks_run(SPEC_HOOK_CREATE_RUNTIME, &missing, 1, state_json, NULL, &err) < 0 &&
-		   err.err == ENOENT && err_contains(&err, "/nonexistent/hook") &&
-		   err_contains(&err, "execute: No such file or directory"),
+	ok(hooks_run(SPEC_HOOK_CREATE_RUNTIME, &missing, 1, state_json, NULL, &err) < 0 && err.err == ENOENT &&
+		   err_contains(&err, "/nonexistent/hook") && err_contains(&err, "execute: No such file or directory"),
 	   "a hook that cannot be executed fails with the exec errno");
 }
 
@@ -259,16 +259,14 @@ static void test_order(void)
 	char *a[] = {"sh", "-c", "echo A >> \"$0\"", out, NULL};
 	char *b[] = {"sh", "-c", "sleep 0.1; echo B >> \"$0\"", out, NULL};
 	char *c[] = {"sh", "-c", "echo C >> \"$0\"", out, NULL};
-	struct spec_hook h[] = {{.path = "/bin/sh", .args = a},
-				{.path = "/bin/sh", .args = b},
-				{.path = "/bin/sh", .args = c}};
+	struct spec_hook h[] = {
+		{.path = "/bin/sh", .args = a}, {.path = "/bin/sh", .args = b}, {.path = "/bin/sh", .args = c}};
 	struct ocr_error err = {0};
 	int r = hooks_run(SPEC_HOOK_START_CONTAINER, h, 3, state_json, NULL, &err);
 
 	got = slurp(out);
 	ok(r == 0 && got && strcmp(got, "A\nB\nC\n") == 0, "several hooks run in order, one at a time");
-	ok(hooks_run(SPEC_HOOK_START_CONTAINER, NULL, 0, state_json, NULL, &err) == 0,
-	   "no hooks: nothing to do");
+	ok(hooks_run(SPEC_HOOK_START_CONTAINER, NULL, 0, state_json, NULL, &err) == 0, "no hooks: nothing to do");
 }
 
 static void test_large_state(void)

@@ -211,7 +211,8 @@ static void test_helper_usable(void)
 	if (access(h.path, X_OK) == 0) {
 		struct stat st;
 		bool suid = stat(h.path, &st) == 0 && st.st_uid == 0 && (st.st_mode & S_ISUID);
-		ok(!suid || idmap_helper_usable(&h, SUBID_UID, why, sizeof(why)), "setuid /usr/bin/newuidmap is usable");
+		ok(!suid || idmap_helper_usable(&h, SUBID_UID, why, sizeof(why)),
+		   "setuid /usr/bin/newuidmap is usable");
 	} else {
 		ok(true, "# SKIP /usr/bin/newuidmap is not installed");
 	}
@@ -258,20 +259,27 @@ static void test_check_spec(void)
 			"mapped container uids: 0, 1-65536", "the message says what is mapped");
 	check_spec_case(plan, "{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 65537}") "}",
 			"process.user.gid 65537", "process.user.gid just past the map");
+	check_spec_case(
+		plan,
+		"{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 0, \"additionalGids\": [5, 99999]}") "}",
+		"process.user.additionalGids[1] 99999", "additionalGids: the index and the id");
 	check_spec_case(plan,
-			"{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 0, \"additionalGids\": [5, 99999]}") "}",
-			"process.user.additionalGids[1] 99999", "additionalGids: the index and the id");
-	check_spec_case(plan,
-			"{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 0}") ", \"mounts\": [{\"destination\": "
-			"\"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [\"mode=755\", \"uid=80000\"]}]}",
+			"{\"ociVersion\": \"1.0.2\", " PROCESS(
+				"{\"uid\": 0, \"gid\": 0}") ", \"mounts\": [{\"destination\": "
+							    "\"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", "
+							    "\"options\": [\"mode=755\", \"uid=80000\"]}]}",
 			"mounts[0] (`/tmp`) option uid= 80000", "a tmpfs uid= option outside the map");
 	check_spec_case(plan,
-			"{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 0}") ", \"mounts\": [{\"destination\": "
-			"\"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\", \"options\": [\"gid=90000\"]}]}",
+			"{\"ociVersion\": \"1.0.2\", " PROCESS(
+				"{\"uid\": 0, \"gid\": 0}") ", \"mounts\": [{\"destination\": "
+							    "\"/dev/pts\", \"type\": \"devpts\", \"source\": "
+							    "\"devpts\", \"options\": [\"gid=90000\"]}]}",
 			NULL, "devpts gid= is left to the mount code");
 	check_spec_case(plan,
-			"{\"ociVersion\": \"1.0.2\", " PROCESS("{\"uid\": 0, \"gid\": 0}") ", \"linux\": {\"devices\": "
-			"[{\"path\": \"/dev/x\", \"type\": \"c\", \"major\": 1, \"minor\": 3, \"gid\": 70000}]}}",
+			"{\"ociVersion\": \"1.0.2\", " PROCESS(
+				"{\"uid\": 0, \"gid\": 0}") ", \"linux\": {\"devices\": "
+							    "[{\"path\": \"/dev/x\", \"type\": \"c\", \"major\": 1, "
+							    "\"minor\": 3, \"gid\": 70000}]}}",
 			"linux.devices[0] (`/dev/x`) gid 70000", "a device gid outside the map");
 	plan->single_id = true;
 	snprintf(plan->single_id_why, sizeof(plan->single_id_why), "WHY");
@@ -294,8 +302,8 @@ static void plan_case(const char *maps, const char *want, const char *what)
 	int rc;
 
 	ocr_log_init(&ctx.log);
-	snprintf(json, sizeof(json), "{\"ociVersion\": \"1.0.2\", \"linux\": {\"namespaces\": [{\"type\": \"user\"}], %s}}",
-		 maps);
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\": \"1.0.2\", \"linux\": {\"namespaces\": [{\"type\": \"user\"}], %s}}", maps);
 	spec = parse(json);
 	rc = spec ? idmap_plan_build(&ctx, spec, plan, &err) : -2;
 	if (want == NULL)

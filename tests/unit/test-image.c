@@ -100,8 +100,8 @@ static void test_refs(void)
 		   tag == NULL,
 	   "DIR alone has no tag");
 	free(dir), free(tag);
-	ok(image_split_ref("/nonexistent/a:b/img", &dir, &tag, &err) == 0 &&
-		   strcmp(dir, "/nonexistent/a:b/img") == 0 && tag == NULL,
+	ok(image_split_ref("/nonexistent/a:b/img", &dir, &tag, &err) == 0 && strcmp(dir, "/nonexistent/a:b/img") == 0 &&
+		   tag == NULL,
 	   "a colon in a directory name is not a tag");
 	free(dir), free(tag);
 	ok(image_split_ref("/tmp", &dir, &tag, &err) == 0 && strcmp(dir, "/tmp") == 0 && tag == NULL,

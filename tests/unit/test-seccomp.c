@@ -211,12 +211,10 @@ static char *names_sendmsg[] = {"sendmsg", NULL};
 static void test_errno_and_unknown(void)
 {
 	struct spec_seccomp_syscall sc[] = {
-		{.names = names_getcwd, .n_names = 2, .action = SPEC_SCMP_ERRNO,
-		 .errno_ret = {true, 38}},
+		{.names = names_getcwd, .n_names = 2, .action = SPEC_SCMP_ERRNO, .errno_ret = {true, 38}},
 		{.names = names_unknown, .n_names = 1, .action = SPEC_SCMP_KILL_PROCESS},
 	};
-	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc,
-				 .n_syscalls = ARRAY_SIZE(sc)};
+	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = ARRAY_SIZE(sc)};
 	char logpath[] = "/tmp/test-seccomp-log-XXXXXX";
 	struct ocr_log log = {.fd = mkstemp(logpath), .debug = true};
 	cleanup_free char *logtext = NULL;
@@ -240,9 +238,12 @@ static void test_errno_and_unknown(void)
 static void test_arg_condition(void)
 {
 	struct spec_seccomp_arg args[] = {{.index = 0, .value = 0xffffffffULL, .op = SPEC_SCMP_CMP_EQ}};
-	struct spec_seccomp_syscall sc[] = {{.names = names_personality, .n_names = 1,
-					     .action = SPEC_SCMP_ERRNO, .errno_ret = {true, EACCES},
-					     .args = args, .n_args = 1}};
+	struct spec_seccomp_syscall sc[] = {{.names = names_personality,
+					     .n_names = 1,
+					     .action = SPEC_SCMP_ERRNO,
+					     .errno_ret = {true, EACCES},
+					     .args = args,
+					     .n_args = 1}};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = 1};
 	struct ocr_seccomp *f = prepare_ok(&s, NULL);
 
@@ -257,9 +258,12 @@ static void test_same_index_or(void)
 		{.index = 0, .value = 01, .op = SPEC_SCMP_CMP_EQ},
 		{.index = 0, .value = 02, .op = SPEC_SCMP_CMP_EQ},
 	};
-	struct spec_seccomp_syscall sc[] = {{.names = names_umask, .n_names = 1,
-					     .action = SPEC_SCMP_ERRNO, .errno_ret = {true, EXDEV},
-					     .args = args, .n_args = 2}};
+	struct spec_seccomp_syscall sc[] = {{.names = names_umask,
+					     .n_names = 1,
+					     .action = SPEC_SCMP_ERRNO,
+					     .errno_ret = {true, EXDEV},
+					     .args = args,
+					     .n_args = 2}};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = 1};
 	struct ocr_seccomp *f = prepare_ok(&s, NULL);
 
@@ -274,9 +278,12 @@ static void test_masked_eq(void)
 	struct spec_seccomp_arg args[] = {
 		{.index = 0, .value = 070, .value_two = 020, .op = SPEC_SCMP_CMP_MASKED_EQ},
 	};
-	struct spec_seccomp_syscall sc[] = {{.names = names_umask, .n_names = 1,
-					     .action = SPEC_SCMP_ERRNO, .errno_ret = {true, EXDEV},
-					     .args = args, .n_args = 1}};
+	struct spec_seccomp_syscall sc[] = {{.names = names_umask,
+					     .n_names = 1,
+					     .action = SPEC_SCMP_ERRNO,
+					     .errno_ret = {true, EXDEV},
+					     .args = args,
+					     .n_args = 1}};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = 1};
 	struct ocr_seccomp *f = prepare_ok(&s, NULL);
 
@@ -302,17 +309,16 @@ static void test_default_errno(void)
 	struct spec_seccomp_syscall sc[] = {
 		{.names = names_exit, .n_names = 2, .action = SPEC_SCMP_ALLOW},
 		/* same action as the default: skipped, libseccomp would refuse it */
-		{.names = names_getcwd + 1, .n_names = 1, .action = SPEC_SCMP_ERRNO,
-		 .errno_ret = {true, ENOTSUP}},
+		{.names = names_getcwd + 1, .n_names = 1, .action = SPEC_SCMP_ERRNO, .errno_ret = {true, ENOTSUP}},
 	};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_ERRNO,
 				 .default_errno_ret = {true, ENOTSUP},
-				 .syscalls = sc, .n_syscalls = ARRAY_SIZE(sc)};
+				 .syscalls = sc,
+				 .n_syscalls = ARRAY_SIZE(sc)};
 	struct ocr_seccomp *f = prepare_ok(&s, NULL);
 
 	ok(f != NULL, "a rule with the default action is skipped, not an error");
-	ok(f && exited_ok(run_filtered(f, NULL, child_default_errno)),
-	   "defaultAction ERRNO uses defaultErrnoRet");
+	ok(f && exited_ok(run_filtered(f, NULL, child_default_errno)), "defaultAction ERRNO uses defaultErrnoRet");
 	ocr_seccomp_free(f);
 }
 
@@ -324,11 +330,15 @@ static void test_arches_and_flags(void)
 	char *good_flags[] = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"};
 	char *bad_flag[] = {"SECCOMP_FILTER_FLAG_BOGUS"};
 	char *waitkill[] = {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
-	struct spec_seccomp_syscall sc[] = {{.names = names_getcwd, .n_names = 2,
-					     .action = SPEC_SCMP_ERRNO, .errno_ret = {true, 38}}};
-	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .architectures = arches,
-				 .n_architectures = ARRAY_SIZE(arches), .flags = good_flags,
-				 .n_flags = ARRAY_SIZE(good_flags), .syscalls = sc, .n_syscalls = 1};
+	struct spec_seccomp_syscall sc[] = {
+		{.names = names_getcwd, .n_names = 2, .action = SPEC_SCMP_ERRNO, .errno_ret = {true, 38}}};
+	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW,
+				 .architectures = arches,
+				 .n_architectures = ARRAY_SIZE(arches),
+				 .flags = good_flags,
+				 .n_flags = ARRAY_SIZE(good_flags),
+				 .syscalls = sc,
+				 .n_syscalls = 1};
 	struct ocr_error err = {0};
 	struct ocr_seccomp *f = prepare_ok(&s, NULL);
 
@@ -353,8 +363,7 @@ static void test_arches_and_flags(void)
 	   "an unknown flag is an error naming it");
 	s.flags = waitkill;
 	if (seccomp_version()->major == 2 && seccomp_version()->minor < 6)
-		ok(prepare_fails(&s, &err) < 0 &&
-			   err_contains(&err, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
+		ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
 		   "WAIT_KILLABLE_RECV is refused by name with libseccomp < 2.6");
 	else
 		ok(true, "# SKIP libseccomp >= 2.6 supports WAIT_KILLABLE_RECV");
@@ -363,13 +372,12 @@ static void test_arches_and_flags(void)
 static void test_invalid_specs(void)
 {
 	struct spec_seccomp_arg bad_index[] = {{.index = 6, .value = 1, .op = SPEC_SCMP_CMP_EQ}};
-	struct spec_seccomp_syscall sc[] = {{.names = names_getppid, .n_names = 1,
-					     .action = SPEC_SCMP_ALLOW, .errno_ret = {true, 1}}};
+	struct spec_seccomp_syscall sc[] = {
+		{.names = names_getppid, .n_names = 1, .action = SPEC_SCMP_ALLOW, .errno_ret = {true, 1}}};
 	struct spec_seccomp s = {.default_action = SPEC_SCMP_KILL, .syscalls = sc, .n_syscalls = 1};
 	struct ocr_error err = {0};
 
-	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "syscalls[0]") &&
-		   err_contains(&err, "SCMP_ACT_ALLOW"),
+	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "syscalls[0]") && err_contains(&err, "SCMP_ACT_ALLOW"),
 	   "errnoRet with SCMP_ACT_ALLOW is refused");
 	sc[0].errno_ret.set = false;
 	s.default_action = SPEC_SCMP_ALLOW;
@@ -380,8 +388,7 @@ static void test_invalid_specs(void)
 	sc[0].action = SPEC_SCMP_ERRNO;
 	sc[0].args = bad_index;
 	sc[0].n_args = 1;
-	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "index 6"),
-	   "an argument index above 5 is refused");
+	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "index 6"), "an argument index above 5 is refused");
 	sc[0].n_args = 0;
 
 	s.default_action = SPEC_SCMP_NOTIFY;
@@ -391,8 +398,7 @@ static void test_invalid_specs(void)
 	s.default_action = SPEC_SCMP_ALLOW;
 	sc[0].action = SPEC_SCMP_NOTIFY;
 	sc[0].names = names_sendmsg;
-	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "`sendmsg`"),
-	   "SCMP_ACT_NOTIFY on sendmsg is refused");
+	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "`sendmsg`"), "SCMP_ACT_NOTIFY on sendmsg is refused");
 	sc[0].names = names_getppid;
 	s.listener_path = NULL;
 	ok(prepare_fails(&s, &err) < 0 && err_contains(&err, "listenerPath"),
@@ -411,8 +417,7 @@ static int listener_serve(int lfd, char **ret_json, int *ret_nfd)
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.c,
-			    .msg_controllen = sizeof(ctrl.c)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.c, .msg_controllen = sizeof(ctrl.c)};
 	struct pollfd p = {.fd = lfd, .events = POLLIN};
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -465,13 +470,16 @@ static void test_notify(void)
 			    "\"pid\":4242,\"bundle\":\"/b\",\"annotations\":{\"k\":\"v\"}}";
 	char dir[] = "/tmp/test-seccomp-XXXXXX";
 	char path[100];
-	struct spec_seccomp_syscall sc[] = {{.names = names_getppid, .n_names = 1,
-					     .action = SPEC_SCMP_NOTIFY}};
+	struct spec_seccomp_syscall sc[] = {{.names = names_getppid, .n_names = 1, .action = SPEC_SCMP_NOTIFY}};
 	/* TSYNC with a listener needs TSYNC_ESRCH (Linux 5.7), which
 	 * libseccomp adds itself */
 	char *tsync[] = {"SECCOMP_FILTER_FLAG_TSYNC"};
-	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW, .syscalls = sc, .n_syscalls = 1,
-				 .flags = tsync, .n_flags = 1, .listener_path = path,
+	struct spec_seccomp s = {.default_action = SPEC_SCMP_ALLOW,
+				 .syscalls = sc,
+				 .n_syscalls = 1,
+				 .flags = tsync,
+				 .n_flags = 1,
+				 .listener_path = path,
 				 .listener_metadata = "hello-meta"};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	cleanup_free char *json = NULL;
@@ -488,8 +496,7 @@ static void test_notify(void)
 
 	/* no listener yet: load fails before the filter is installed */
 	f = prepare_ok(&s, NULL);
-	ok(f && WIFEXITED(status = run_filtered(f, state, child_nothing)) &&
-		   WEXITSTATUS(status) == CHILD_LOAD_FAILED,
+	ok(f && WIFEXITED(status = run_filtered(f, state, child_nothing)) && WEXITSTATUS(status) == CHILD_LOAD_FAILED,
 	   "NOTIFY: load fails cleanly when nobody listens on listenerPath");
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
@@ -515,10 +522,8 @@ static void test_notify(void)
 	   "NOTIFY: the listener receives the state and a fd via SCM_RIGHTS");
 	msg = json ? json_loads(json, 0, NULL) : NULL;
 	state_obj = json_object_get(msg, "state");
-	ok(msg && json_is_array(json_object_get(msg, "fds")) &&
-		   json_array_size(json_object_get(msg, "fds")) == 1 &&
-		   strcmp(json_string_value(json_array_get(json_object_get(msg, "fds"), 0)) ?: "",
-			  "seccompFd") == 0,
+	ok(msg && json_is_array(json_object_get(msg, "fds")) && json_array_size(json_object_get(msg, "fds")) == 1 &&
+		   strcmp(json_string_value(json_array_get(json_object_get(msg, "fds"), 0)) ?: "", "seccompFd") == 0,
 	   "NOTIFY: \"fds\" is [\"seccompFd\"]");
 	ok(msg && json_string_value(json_object_get(msg, "metadata")) &&
 		   strcmp(json_string_value(json_object_get(msg, "metadata")), "hello-meta") == 0 &&

@@ -33,7 +33,7 @@ static const char *json(const char *s)
 
 static struct spec *parse_ok(const char *text, const char *what)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *spec = NULL;
 	const char *doc = json(text);
 
@@ -45,7 +45,7 @@ static struct spec *parse_ok(const char *text, const char *what)
 /* Parse TEXT, expect failure with exactly MSG. */
 static void parse_fails(const char *text, const char *msg)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *spec = NULL;
 	const char *doc = json(text);
 	int r = spec_parse(doc, strlen(doc), "config.json", &spec, &err);
@@ -156,14 +156,13 @@ static void test_full_process(const struct spec_process *p)
 	is_str(p->args[2], "echo hi", "args[2]");
 	ok(p->n_env == 2 && strcmp(p->env[1], "EMPTY=") == 0 && p->env[2] == NULL, "env");
 	is_str(p->cwd, "/work", "cwd");
-	ok(p->caps != NULL && p->caps->n_bounding == 2 && p->caps->n_effective == 1 &&
-		   p->caps->n_inheritable == 0 && p->caps->n_permitted == 1 &&
-		   p->caps->n_ambient == 1,
+	ok(p->caps != NULL && p->caps->n_bounding == 2 && p->caps->n_effective == 1 && p->caps->n_inheritable == 0 &&
+		   p->caps->n_permitted == 1 && p->caps->n_ambient == 1,
 	   "capability set sizes");
 	is_str(p->caps->bounding[1], "CAP_SYS_ADMIN", "capabilities.bounding[1]");
 	is_str(p->caps->ambient[0], "CAP_NET_RAW", "capabilities.ambient[0]");
-	ok(p->n_rlimits == 2 && p->rlimits[0].resource == RLIMIT_NOFILE &&
-		   p->rlimits[0].soft == 1024 && p->rlimits[0].hard == 4096,
+	ok(p->n_rlimits == 2 && p->rlimits[0].resource == RLIMIT_NOFILE && p->rlimits[0].soft == 1024 &&
+		   p->rlimits[0].hard == 4096,
 	   "rlimits[0] NOFILE 1024/4096");
 	ok(p->rlimits[1].resource == RLIMIT_CORE && p->rlimits[1].soft == UINT64_MAX &&
 		   p->rlimits[1].hard == UINT64_MAX,
@@ -173,14 +172,12 @@ static void test_full_process(const struct spec_process *p)
 	is_str(p->apparmor_profile, "prof", "apparmorProfile");
 	is_str(p->selinux_label, "lbl", "selinuxLabel");
 	ok(p->oom_score_adj.set && p->oom_score_adj.v == -1000, "oomScoreAdj -1000");
-	ok(p->io_priority.set && p->io_priority.klass == 3 && p->io_priority.priority == 7,
-	   "ioPriority IDLE/7");
+	ok(p->io_priority.set && p->io_priority.klass == 3 && p->io_priority.priority == 7, "ioPriority IDLE/7");
 	ok(p->scheduler.set && p->scheduler.policy == SCHED_DEADLINE && p->scheduler.nice == -5 &&
 		   p->scheduler.priority == 3,
 	   "scheduler policy, nice, priority");
 	is_int((long long)p->scheduler.flags, 0x41, "scheduler flags RESET_ON_FORK|UTIL_CLAMP_MAX");
-	ok(p->scheduler.runtime == 100 && p->scheduler.deadline == 200 &&
-		   p->scheduler.period == 300,
+	ok(p->scheduler.runtime == 100 && p->scheduler.deadline == 200 && p->scheduler.period == 300,
 	   "scheduler runtime/deadline/period");
 }
 
@@ -193,27 +190,22 @@ static void test_full_top(const struct spec *s)
 	is_str(s->domainname, "example.org", "domainname");
 	ok(s->n_mounts == 2 && s->mounts[0].options == NULL && s->mounts[1].type == NULL,
 	   "mounts: options and type absent where not given");
-	ok(s->mounts[1].n_options == 2 && strcmp(s->mounts[1].options[1], "ro") == 0 &&
-		   s->mounts[1].options[2] == NULL,
+	ok(s->mounts[1].n_options == 2 && strcmp(s->mounts[1].options[1], "ro") == 0 && s->mounts[1].options[2] == NULL,
 	   "mounts[1].options");
 	is_str(s->mounts[1].source, "/srv/data", "mounts[1].source");
 	ok(s->mounts[1].n_uid_mappings == 1 && s->mounts[1].uid_mappings[0].host_id == 1000 &&
-		   s->mounts[1].n_gid_mappings == 2 &&
-		   s->mounts[1].gid_mappings[1].size == 65536,
+		   s->mounts[1].n_gid_mappings == 2 && s->mounts[1].gid_mappings[1].size == 65536,
 	   "mounts[1] id mappings");
-	ok(s->hooks.n_hooks[SPEC_HOOK_PRESTART] == 1 &&
-		   s->hooks.n_hooks[SPEC_HOOK_CREATE_RUNTIME] == 2 &&
+	ok(s->hooks.n_hooks[SPEC_HOOK_PRESTART] == 1 && s->hooks.n_hooks[SPEC_HOOK_CREATE_RUNTIME] == 2 &&
 		   s->hooks.n_hooks[SPEC_HOOK_CREATE_CONTAINER] == 0 &&
-		   s->hooks.n_hooks[SPEC_HOOK_START_CONTAINER] == 1 &&
-		   s->hooks.n_hooks[SPEC_HOOK_POSTSTART] == 1 &&
+		   s->hooks.n_hooks[SPEC_HOOK_START_CONTAINER] == 1 && s->hooks.n_hooks[SPEC_HOOK_POSTSTART] == 1 &&
 		   s->hooks.n_hooks[SPEC_HOOK_POSTSTOP] == 1,
 	   "all six hook kinds");
 	{
 		const struct spec_hook *h = &s->hooks.hooks[SPEC_HOOK_CREATE_RUNTIME][0];
 
-		ok(strcmp(h->path, "/bin/a") == 0 && strcmp(h->args[1], "1") == 0 &&
-			   h->args[2] == NULL && strcmp(h->env[0], "X=1") == 0 && h->timeout.set &&
-			   h->timeout.v == 5,
+		ok(strcmp(h->path, "/bin/a") == 0 && strcmp(h->args[1], "1") == 0 && h->args[2] == NULL &&
+			   strcmp(h->env[0], "X=1") == 0 && h->timeout.set && h->timeout.v == 5,
 		   "createRuntime[0] path, args, env, timeout");
 		h = &s->hooks.hooks[SPEC_HOOK_CREATE_RUNTIME][1];
 		ok(h->args == NULL && h->env == NULL && !h->timeout.set, "hook without extras");
@@ -230,26 +222,23 @@ static void test_full_linux(const struct spec_linux *l)
 	   "namespaces, network with path");
 	ok(l->namespaces[7].type == CLONE_NEWTIME && l->namespaces[7].path == NULL,
 	   "time namespace, \"\" path is no path");
-	ok(l->n_uid_mappings == 2 && l->uid_mappings[1].container_id == 1 &&
-		   l->uid_mappings[1].host_id == 100000 && l->uid_mappings[1].size == 65536,
+	ok(l->n_uid_mappings == 2 && l->uid_mappings[1].container_id == 1 && l->uid_mappings[1].host_id == 100000 &&
+		   l->uid_mappings[1].size == 65536,
 	   "uidMappings");
 	ok(l->n_gid_mappings == 1 && l->gid_mappings[0].host_id == 100, "gidMappings");
-	ok(l->n_time_offsets == 2 && l->time_offsets[0].clock == CLOCK_MONOTONIC &&
-		   l->time_offsets[0].secs == -86400 && l->time_offsets[0].nanosecs == 5 &&
-		   l->time_offsets[1].clock == CLOCK_BOOTTIME &&
+	ok(l->n_time_offsets == 2 && l->time_offsets[0].clock == CLOCK_MONOTONIC && l->time_offsets[0].secs == -86400 &&
+		   l->time_offsets[0].nanosecs == 5 && l->time_offsets[1].clock == CLOCK_BOOTTIME &&
 		   l->time_offsets[1].nanosecs == 999999999,
 	   "timeOffsets");
-	ok(l->n_devices == 2 && l->devices[0].type == 'c' && l->devices[0].major == 10 &&
-		   l->devices[0].minor == 229 && l->devices[0].file_mode.v == 438 &&
-		   l->devices[0].uid.set && l->devices[1].type == 'p' &&
+	ok(l->n_devices == 2 && l->devices[0].type == 'c' && l->devices[0].major == 10 && l->devices[0].minor == 229 &&
+		   l->devices[0].file_mode.v == 438 && l->devices[0].uid.set && l->devices[1].type == 'p' &&
 		   !l->devices[1].file_mode.set,
 	   "devices");
 	is_str(l->cgroups_path, "user.slice:ocirt:c1", "cgroupsPath");
 	ok(l->n_sysctl == 1 && strcmp(l->sysctl[0].key, "net.ipv4.ip_forward") == 0 &&
 		   strcmp(l->sysctl[0].value, "1") == 0,
 	   "sysctl");
-	ok(l->has_rootfs_propagation && l->rootfs_propagation == (MS_SLAVE | MS_REC),
-	   "rootfsPropagation rslave");
+	ok(l->has_rootfs_propagation && l->rootfs_propagation == (MS_SLAVE | MS_REC), "rootfsPropagation rslave");
 	ok(l->n_masked_paths == 1 && l->n_readonly_paths == 2 && l->readonly_paths[2] == NULL &&
 		   strcmp(l->readonly_paths[1], "/proc/bus") == 0,
 	   "maskedPaths, readonlyPaths");
@@ -261,39 +250,33 @@ static void test_full_resources(const struct spec_resources *r)
 {
 	if (!ok(r != NULL, "linux.resources present"))
 		return;
-	ok(r->n_devices == 2 && !r->devices[0].allow && r->devices[0].type == 'a' &&
-		   !r->devices[0].major.set && strcmp(r->devices[0].access, "rwm") == 0,
+	ok(r->n_devices == 2 && !r->devices[0].allow && r->devices[0].type == 'a' && !r->devices[0].major.set &&
+		   strcmp(r->devices[0].access, "rwm") == 0,
 	   "device rule 0: deny all");
 	ok(r->devices[1].allow && r->devices[1].type == 'c' && r->devices[1].major.v == 10 &&
 		   r->devices[1].minor.v == 229 && strcmp(r->devices[1].access, "rw") == 0,
 	   "device rule 1: allow c 10:229 rw");
-	ok(r->memory.limit.v == 536870912 && r->memory.reservation.v == 1024 &&
-		   r->memory.swap.set && r->memory.swap.v == -1 && r->memory.kernel.v == 1 &&
-		   r->memory.kernel_tcp.v == 2 && r->memory.swappiness.v == 60 &&
-		   r->memory.disable_oom_killer && r->memory.use_hierarchy.set &&
+	ok(r->memory.limit.v == 536870912 && r->memory.reservation.v == 1024 && r->memory.swap.set &&
+		   r->memory.swap.v == -1 && r->memory.kernel.v == 1 && r->memory.kernel_tcp.v == 2 &&
+		   r->memory.swappiness.v == 60 && r->memory.disable_oom_killer && r->memory.use_hierarchy.set &&
 		   r->memory.use_hierarchy.v == 1 && r->memory.check_before_update,
 	   "memory");
-	ok(r->cpu.shares.v == 1024 && r->cpu.quota.v == 50000 && r->cpu.burst.v == 10 &&
-		   r->cpu.period.v == 100000 && r->cpu.realtime_runtime.v == 950 &&
-		   r->cpu.realtime_period.v == 1000 && r->cpu.idle.v == 1 &&
+	ok(r->cpu.shares.v == 1024 && r->cpu.quota.v == 50000 && r->cpu.burst.v == 10 && r->cpu.period.v == 100000 &&
+		   r->cpu.realtime_runtime.v == 950 && r->cpu.realtime_period.v == 1000 && r->cpu.idle.v == 1 &&
 		   strcmp(r->cpu.cpus, "0-1") == 0 && strcmp(r->cpu.mems, "0") == 0,
 	   "cpu");
 	ok(r->pids.limit.set && r->pids.limit.v == 64, "pids.limit");
-	ok(r->block_io.weight.v == 500 && r->block_io.leaf_weight.v == 300 &&
-		   r->block_io.n_weight_device == 1 && r->block_io.weight_device[0].weight.v == 600 &&
-		   !r->block_io.weight_device[0].leaf_weight.set,
+	ok(r->block_io.weight.v == 500 && r->block_io.leaf_weight.v == 300 && r->block_io.n_weight_device == 1 &&
+		   r->block_io.weight_device[0].weight.v == 600 && !r->block_io.weight_device[0].leaf_weight.set,
 	   "blockIO weights");
 	ok(r->block_io.n_throttle_read_bps == 1 && r->block_io.throttle_read_bps[0].rate == 1048576 &&
-		   r->block_io.throttle_write_bps[0].minor == 16 &&
-		   r->block_io.throttle_read_iops[0].rate == 3 &&
-		   r->block_io.n_throttle_write_iops == 2 &&
-		   r->block_io.throttle_write_iops[1].rate == 5,
+		   r->block_io.throttle_write_bps[0].minor == 16 && r->block_io.throttle_read_iops[0].rate == 3 &&
+		   r->block_io.n_throttle_write_iops == 2 && r->block_io.throttle_write_iops[1].rate == 5,
 	   "blockIO throttles");
 	ok(r->n_hugepage_limits == 1 && strcmp(r->hugepage_limits[0].page_size, "2MB") == 0 &&
 		   r->hugepage_limits[0].limit == 209715200,
 	   "hugepageLimits");
-	ok(r->network.class_id.v == 1048577 && r->network.has_priorities && r->has_rdma,
-	   "network, rdma");
+	ok(r->network.class_id.v == 1048577 && r->network.has_priorities && r->has_rdma, "network, rdma");
 	ok(r->n_unified == 2 && strcmp(r->unified[1].key, "io.weight") == 0 &&
 		   strcmp(r->unified[1].value, "default 100") == 0,
 	   "unified");
@@ -303,25 +286,20 @@ static void test_full_seccomp(const struct spec_seccomp *s)
 {
 	if (!ok(s != NULL, "linux.seccomp present"))
 		return;
-	ok(s->default_action == SPEC_SCMP_ERRNO && s->default_errno_ret.set &&
-		   s->default_errno_ret.v == 38,
+	ok(s->default_action == SPEC_SCMP_ERRNO && s->default_errno_ret.set && s->default_errno_ret.v == 38,
 	   "seccomp defaultAction, defaultErrnoRet");
-	ok(s->n_architectures == 2 && strcmp(s->architectures[1], "SCMP_ARCH_X86") == 0 &&
-		   s->n_flags == 1,
+	ok(s->n_architectures == 2 && strcmp(s->architectures[1], "SCMP_ARCH_X86") == 0 && s->n_flags == 1,
 	   "seccomp architectures, flags");
-	ok(strcmp(s->listener_path, "/run/seccomp.sock") == 0 &&
-		   strcmp(s->listener_metadata, "meta") == 0,
+	ok(strcmp(s->listener_path, "/run/seccomp.sock") == 0 && strcmp(s->listener_metadata, "meta") == 0,
 	   "seccomp listener");
-	ok(s->n_syscalls == 2 && s->syscalls[0].n_names == 2 &&
-		   s->syscalls[0].action == SPEC_SCMP_ALLOW && !s->syscalls[0].errno_ret.set,
+	ok(s->n_syscalls == 2 && s->syscalls[0].n_names == 2 && s->syscalls[0].action == SPEC_SCMP_ALLOW &&
+		   !s->syscalls[0].errno_ret.set,
 	   "seccomp syscalls[0]");
 	ok(s->syscalls[1].errno_ret.v == 1 && s->syscalls[1].n_args == 2 &&
-		   s->syscalls[1].args[0].value == 4294967295u &&
-		   s->syscalls[1].args[0].op == SPEC_SCMP_CMP_EQ,
+		   s->syscalls[1].args[0].value == 4294967295u && s->syscalls[1].args[0].op == SPEC_SCMP_CMP_EQ,
 	   "seccomp syscalls[1] args[0]");
 	ok(s->syscalls[1].args[1].index == 5 && s->syscalls[1].args[1].value == UINT64_MAX &&
-		   s->syscalls[1].args[1].value_two == 8 &&
-		   s->syscalls[1].args[1].op == SPEC_SCMP_CMP_MASKED_EQ,
+		   s->syscalls[1].args[1].value_two == 8 && s->syscalls[1].args[1].op == SPEC_SCMP_CMP_MASKED_EQ,
 	   "seccomp args[1]: index 5, value 2^64-1, MASKED_EQ");
 }
 
@@ -365,7 +343,7 @@ static const struct spec_mount *find_mount(const struct spec *s, const char *des
 
 static struct spec *parse_default(bool rootless, const char *what)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 	char *text = spec_default_json(rootless, 4242, 4343);
 
@@ -387,16 +365,14 @@ static void test_default(void)
 
 	if (s != NULL) {
 		is_str(s->hostname, "ocirt", "default: hostname");
-		ok(s->process->terminal && s->process->n_args == 1 &&
-			   strcmp(s->process->args[0], "sh") == 0 && s->process->n_env == 2 &&
-			   strcmp(s->process->cwd, "/") == 0 && s->process->no_new_privileges,
+		ok(s->process->terminal && s->process->n_args == 1 && strcmp(s->process->args[0], "sh") == 0 &&
+			   s->process->n_env == 2 && strcmp(s->process->cwd, "/") == 0 && s->process->no_new_privileges,
 		   "default: process");
 		ok(s->process->caps->n_bounding == 3 && s->process->caps->n_effective == 3 &&
 			   s->process->caps->n_permitted == 3 && s->process->caps->n_ambient == 0 &&
 			   strcmp(s->process->caps->bounding[2], "CAP_NET_BIND_SERVICE") == 0,
 		   "default: runc's capabilities, no ambient");
-		ok(s->process->n_rlimits == 1 && s->process->rlimits[0].hard == 1024,
-		   "default: RLIMIT_NOFILE 1024");
+		ok(s->process->n_rlimits == 1 && s->process->rlimits[0].hard == 1024, "default: RLIMIT_NOFILE 1024");
 		ok(strcmp(s->root_path, "rootfs") == 0 && s->root_readonly, "default: root");
 		is_int((long long)s->n_mounts, 7, "default: 7 mounts");
 		m = find_mount(s, "/dev/pts");
@@ -421,8 +397,7 @@ static void test_default(void)
 			   spec_namespace(s, CLONE_NEWUSER) == &s->linux_->namespaces[5],
 		   "rootless: no network namespace, user namespace last");
 		ok(s->linux_->n_uid_mappings == 1 && s->linux_->uid_mappings[0].container_id == 0 &&
-			   s->linux_->uid_mappings[0].host_id == 4242 &&
-			   s->linux_->uid_mappings[0].size == 1,
+			   s->linux_->uid_mappings[0].host_id == 4242 && s->linux_->uid_mappings[0].size == 1,
 		   "rootless: uid map 0 -> uid, size 1");
 		ok(s->linux_->n_gid_mappings == 1 && s->linux_->gid_mappings[0].host_id == 4343,
 		   "rootless: gid map 0 -> gid");
@@ -450,10 +425,8 @@ static void test_errors_top(void)
 	parse_fails("{}", "config.json: ociVersion: required field is missing");
 	parse_fails("{'ociVersion': 1}", "config.json: ociVersion: expected a string");
 	parse_fails("[1]", "config.json: expected an object at the top level");
-	parse_fails("{" V ", 'root': {'readonly': true}}",
-		    "config.json: root.path: required field is missing");
-	parse_fails("{" V ", 'root': {'path': 'r', 'readonly': 1}}",
-		    "config.json: root.readonly: expected a boolean");
+	parse_fails("{" V ", 'root': {'readonly': true}}", "config.json: root.path: required field is missing");
+	parse_fails("{" V ", 'root': {'path': 'r', 'readonly': 1}}", "config.json: root.readonly: expected a boolean");
 	parse_fails("{" V ", 'hostname': ['x']}", "config.json: hostname: expected a string");
 	parse_fails("{" V ", 'mounts': {}}", "config.json: mounts: expected an array");
 	parse_fails("{" V ", 'mounts': [{'destination': '/a'}, {'destination': '/b'},"
@@ -481,25 +454,19 @@ static void test_errors_top(void)
 
 static void test_errors_process(void)
 {
-	parse_fails("{" V ", 'process': {'cwd': '/'}}",
-		    "config.json: process.args: required field is missing");
-	parse_fails("{" V ", 'process': {'args': [], 'cwd': '/'}}",
-		    "config.json: process.args: must not be empty");
+	parse_fails("{" V ", 'process': {'cwd': '/'}}", "config.json: process.args: required field is missing");
+	parse_fails("{" V ", 'process': {'args': [], 'cwd': '/'}}", "config.json: process.args: must not be empty");
 	parse_fails("{" V ", 'process': {'args': ['a', 'b', 3], 'cwd': '/'}}",
 		    "config.json: process.args[2]: expected a string");
 	parse_fails("{" V ", 'process': {'args': ['sh'], 'cwd': 'rel'}}",
 		    "config.json: process.cwd: must be an absolute path");
-	parse_fails("{" V ", 'process': {'args': ['sh']}}",
-		    "config.json: process.cwd: required field is missing");
-	parse_fails(PROC("'env': ['A=1', 'B']"),
-		    "config.json: process.env[1]: expected KEY=VALUE, got `B`");
+	parse_fails("{" V ", 'process': {'args': ['sh']}}", "config.json: process.cwd: required field is missing");
+	parse_fails(PROC("'env': ['A=1', 'B']"), "config.json: process.env[1]: expected KEY=VALUE, got `B`");
 	parse_fails(PROC("'user': {'uid': 4294967296}"),
 		    "config.json: process.user.uid: 4294967296 is out of range 0..4294967295");
-	parse_fails(PROC("'user': {'gid': -1}"),
-		    "config.json: process.user.gid: -1 is out of range 0..4294967295");
+	parse_fails(PROC("'user': {'gid': -1}"), "config.json: process.user.gid: -1 is out of range 0..4294967295");
 	parse_fails(PROC("'user': {'uid': 1.5}"), "config.json: process.user.uid: expected an integer");
-	parse_fails(PROC("'user': {'umask': 512}"),
-		    "config.json: process.user.umask: 512 is out of range 0..511");
+	parse_fails(PROC("'user': {'umask': 512}"), "config.json: process.user.umask: 512 is out of range 0..511");
 	parse_fails(PROC("'user': {'additionalGids': [1, 'x']}"),
 		    "config.json: process.user.additionalGids[1]: expected an integer");
 	parse_fails(PROC("'capabilities': {'effective': ['CAP_KILL', 'cap_chown']}"),
@@ -518,8 +485,7 @@ static void test_errors_process(void)
 	parse_fails(PROC("'rlimits': [{'type': 'RLIMIT_AS', 'soft': 1,"
 			 " 'hard': 18446744073709551616}]"),
 		    "config.json: line 1 column 137: too big integer near '18446744073709551616'");
-	parse_fails(PROC("'oomScoreAdj': 1001"),
-		    "config.json: process.oomScoreAdj: 1001 is out of range -1000..1000");
+	parse_fails(PROC("'oomScoreAdj': 1001"), "config.json: process.oomScoreAdj: 1001 is out of range -1000..1000");
 	parse_fails(PROC("'ioPriority': {'class': 'IOPRIO_CLASS_NONE', 'priority': 0}"),
 		    "config.json: process.ioPriority.class: unknown I/O priority class `IOPRIO_CLASS_NONE`");
 	parse_fails(PROC("'ioPriority': {'class': 'IOPRIO_CLASS_BE', 'priority': 8}"),
@@ -533,8 +499,7 @@ static void test_errors_process(void)
 	parse_fails(PROC("'consoleSize': {'height': 1}"),
 		    "config.json: process.consoleSize.width: required field is missing");
 	parse_fails(PROC("'terminal': 'yes'"), "config.json: process.terminal: expected a boolean");
-	parse_fails("{" V ", 'process': {'args': 'sh', 'cwd': '/'}}",
-		    "config.json: process.args: expected an array");
+	parse_fails("{" V ", 'process': {'args': 'sh', 'cwd': '/'}}", "config.json: process.args: expected an array");
 }
 
 static void test_errors_linux(void)
@@ -567,8 +532,7 @@ static void test_errors_linux(void)
 		    "config.json: linux.rootfsPropagation: unknown rootfs propagation `rshared2`");
 	parse_fails(LINUX("'maskedPaths': ['/ok', 'proc/kcore']"),
 		    "config.json: linux.maskedPaths[1]: must be an absolute path");
-	parse_fails(LINUX("'readonlyPaths': [null]"),
-		    "config.json: linux.readonlyPaths[0]: expected a string");
+	parse_fails(LINUX("'readonlyPaths': [null]"), "config.json: linux.readonlyPaths[0]: expected a string");
 	parse_fails(LINUX("'personality': {'domain': 'LINUX64'}"),
 		    "config.json: linux.personality.domain: unknown personality domain `LINUX64`");
 	parse_fails(LINUX("'cgroupsPath': 5"), "config.json: linux.cgroupsPath: expected a string");
@@ -582,8 +546,7 @@ static void test_errors_resources(void)
 		    "config.json: linux.resources.devices[0].allow: required field is missing");
 	parse_fails(RES("'devices': [{'allow': true, 'type': 'u'}]"),
 		    "config.json: linux.resources.devices[0].type: unknown device rule type `u`");
-	parse_fails(RES("'memory': {'limit': '1G'}"),
-		    "config.json: linux.resources.memory.limit: expected an integer");
+	parse_fails(RES("'memory': {'limit': '1G'}"), "config.json: linux.resources.memory.limit: expected an integer");
 	parse_fails(RES("'memory': {'useHierarchy': 1}"),
 		    "config.json: linux.resources.memory.useHierarchy: expected a boolean");
 	parse_fails(RES("'memory': {'limit': 9223372036854775808}"),
@@ -592,8 +555,7 @@ static void test_errors_resources(void)
 	parse_fails(RES("'cpu': {'shares': -2}"),
 		    "config.json: linux.resources.cpu.shares: -2 is out of range 0..18446744073709551615");
 	parse_fails(RES("'cpu': {'cpus': 1}"), "config.json: linux.resources.cpu.cpus: expected a string");
-	parse_fails(RES("'pids': {'limit': true}"),
-		    "config.json: linux.resources.pids.limit: expected an integer");
+	parse_fails(RES("'pids': {'limit': true}"), "config.json: linux.resources.pids.limit: expected an integer");
 	parse_fails(RES("'blockIO': {'weight': 65536}"),
 		    "config.json: linux.resources.blockIO.weight: 65536 is out of range 0..65535");
 	parse_fails(RES("'blockIO': {'weightDevice': [{'major': 8}]}"),
@@ -611,8 +573,7 @@ static void test_errors_resources(void)
 
 static void test_errors_seccomp(void)
 {
-	parse_fails(LINUX("'seccomp': {}"),
-		    "config.json: linux.seccomp.defaultAction: required field is missing");
+	parse_fails(LINUX("'seccomp': {}"), "config.json: linux.seccomp.defaultAction: required field is missing");
 	parse_fails(LINUX("'seccomp': {'defaultAction': 'SCMP_ACT_KILL_ALL'}"),
 		    "config.json: linux.seccomp.defaultAction: unknown seccomp action `SCMP_ACT_KILL_ALL`");
 	parse_fails(SCMP("'syscalls': [{'names': [], 'action': 'SCMP_ACT_LOG'}]"),
@@ -640,7 +601,7 @@ static void test_syntax(void)
 	parse_fails("{\n  'ociVersion': '1.2.0',\n  'hostname': 'x',,\n}",
 		    "config.json: line 3 column 19: string or '}' expected near ','");
 	{
-		struct ocr_error err = { 0 };
+		struct ocr_error err = {0};
 		struct spec *s = NULL;
 		const char *doc = json("{\n 'ociVersion': '1',\n  'x': tru\n}");
 
@@ -655,8 +616,7 @@ static void test_syntax(void)
 	 * column we report (the parser sees a rewritten copy). */
 	parse_fails("{" V ", 'process': {'rlimits': [{'soft': 18446744073709551615}}]}}",
 		    "config.json: line 1 column 79: ']' expected near '}'");
-	parse_fails("{" V ", 'hostname': 18446744073709551615}",
-		    "config.json: hostname: expected a string");
+	parse_fails("{" V ", 'hostname': 18446744073709551615}", "config.json: hostname: expected a string");
 	parse_fails("{" V ", 'process': {'oomScoreAdj': 9999999999999999999}}",
 		    "config.json: process.oomScoreAdj: 9999999999999999999 is out of range -1000..1000");
 	parse_fails("{" V ", 'process': {'oomScoreAdj': -18446744073709551615}}",
@@ -684,16 +644,14 @@ static void test_lenient(void)
 		ok(s->root_path == NULL && s->process->caps == NULL && s->process->user.uid == 5 &&
 			   s->process->user.gid == 0 && !s->process->terminal,
 		   "absent root and null capabilities are NULL; defaults are 0/false");
-		ok(!s->linux_->has_rootfs_propagation && s->linux_->resources == NULL &&
-			   s->linux_->seccomp == NULL,
+		ok(!s->linux_->has_rootfs_propagation && s->linux_->resources == NULL && s->linux_->seccomp == NULL,
 		   "\"\" propagation is unset; absent objects are NULL");
 		ok(spec_namespace(s, CLONE_NEWPID) == NULL, "spec_namespace without namespaces");
 		spec_free(s);
 	}
 	s = parse_ok("{" V "}", "minimal config");
 	if (s != NULL) {
-		ok(s->process == NULL && s->linux_ == NULL && s->n_mounts == 0,
-		   "minimal: no process, no linux");
+		ok(s->process == NULL && s->linux_ == NULL && s->n_mounts == 0, "minimal: no process, no linux");
 		spec_free(s);
 	}
 }
@@ -713,15 +671,14 @@ static void test_names(void)
 
 static void test_process_file(void)
 {
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec_process *p = NULL;
 	void *arena = NULL;
 	const char *doc = json("{'args': ['ls', '-l'], 'cwd': '/tmp', 'env': ['A=b'],"
 			       " 'user': {'uid': 7}}");
 
-	ok(spec_parse_process(doc, strlen(doc), "process.json", &p, &arena, &err) == 0 &&
-		   p->n_args == 2 && strcmp(p->args[1], "-l") == 0 && p->user.uid == 7 &&
-		   strcmp(p->cwd, "/tmp") == 0,
+	ok(spec_parse_process(doc, strlen(doc), "process.json", &p, &arena, &err) == 0 && p->n_args == 2 &&
+		   strcmp(p->args[1], "-l") == 0 && p->user.uid == 7 && strcmp(p->cwd, "/tmp") == 0,
 	   "spec_parse_process reads a process object");
 	spec_arena_free(arena);
 	doc = json("{'args': ['ls', 1], 'cwd': '/'}");
@@ -742,7 +699,7 @@ static void write_file(int dirfd, const char *name, const char *text)
 static void test_load(void)
 {
 	char dir[] = "/tmp/test-spec-XXXXXX";
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 	char *missing, *expected;
 	int dirfd, fd;
@@ -785,7 +742,7 @@ static void test_array_limit(void)
 	/* 100001 entries: one over the limit. */
 	size_t n = 100001, i;
 	char *doc = xmalloc(64 + n * 4), *p = doc;
-	struct ocr_error err = { 0 };
+	struct ocr_error err = {0};
 	struct spec *s = NULL;
 
 	p += sprintf(p, "{\"ociVersion\": \"1\", \"linux\": {\"maskedPaths\": [");
@@ -796,8 +753,8 @@ static void test_array_limit(void)
 	is_str(err.msg, "config.json: linux.maskedPaths: more than 100000 entries", "array limit message");
 	/* One entry less is accepted (and takes the arena's large-block path). */
 	memcpy(strchr(doc, '[') + 1, "    ", 4); /* "/", -> blanks */
-	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) == 0 &&
-		   s->linux_->n_masked_paths == 100000 && s->linux_->masked_paths[99999][0] == '/',
+	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) == 0 && s->linux_->n_masked_paths == 100000 &&
+		   s->linux_->masked_paths[99999][0] == '/',
 	   "100000 entries are accepted");
 	spec_free(s);
 	free(doc);
@@ -806,8 +763,7 @@ static void test_array_limit(void)
 	doc = xmalloc(64 + 341 * 48);
 	p = doc + sprintf(doc, "{\"ociVersion\": \"1\", \"linux\": {\"uidMappings\": [");
 	for (i = 0; i < 341; i++)
-		p += sprintf(p, "%s{\"containerID\": %zu, \"hostID\": %zu, \"size\": 1}", i ? "," : "",
-			     i, i);
+		p += sprintf(p, "%s{\"containerID\": %zu, \"hostID\": %zu, \"size\": 1}", i ? "," : "", i, i);
 	p += sprintf(p, "]}}");
 	ok(spec_parse(doc, (size_t)(p - doc), "config.json", &s, &err) < 0, "341 uidMappings");
 	is_str(err.msg, "config.json: linux.uidMappings: more than 340 entries", "id-map limit");
