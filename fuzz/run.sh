@@ -16,11 +16,14 @@ for t in "$@"; do
 	mkdir -p "$work" "$art"
 	dict=""
 	[ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
+	# A target with no regression input yet has no directory in git.
+	regress=""
+	[ -d "$here/regressions/$t" ] && regress="$here/regressions/$t"
 	echo "== fuzz $t for ${seconds}s"
-	# shellcheck disable=SC2086 # $dict is empty or one word
+	# shellcheck disable=SC2086 # $dict and $regress are empty or one word
 	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=65536 -print_final_stats=1 $dict -artifact_prefix="$art/" \
-		"$work" "$here/corpus/$t" "$here/regressions/$t" >"$build/fuzz-$t.log" 2>&1; then
+		"$work" "$here/corpus/$t" $regress >"$build/fuzz-$t.log" 2>&1; then
 		failed="$failed $t"
 		grep -E 'ERROR|runtime error|invariant failed|Test unit written' "$build/fuzz-$t.log" | head -n 20
 		echo "== fuzz $t: FAILED (log: $build/fuzz-$t.log, inputs: $art/)"

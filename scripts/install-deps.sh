@@ -13,8 +13,8 @@ PKGS=(
 	# Podman integration tests
 	runc crun podman conmon slirp4netns passt netavark aardvark-dns
 	golang-github-containers-common
-	# make format-check, make bench
-	clang-format iperf3 hyperfine
+	# make format-check, make fuzz-quick (libFuzzer), make bench
+	clang-format clang libclang-rt-14-dev iperf3 hyperfine
 )
 
 # --vm: also what the VM tier (make check-vm) needs: a kernel to boot,
