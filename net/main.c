@@ -4,7 +4,7 @@
  *
  *   ocirt-rootless-net --id ID --pid PID [--pid-starttime T] --ready-fd FD
  *       [--api-dirfd FD --api-socket NAME] [--mtu N] [--allow-host-loopback]
- *       [--no-ipv6] [--forward PROTO,HOSTIP,HOSTPORT,CPORT]...
+ *       [--no-ipv6] [--forward PROTO,HOSTIP,HOSTPORT,CPORT]... [--dns-upstream ADDR,PORT]
  *       [--no-sandbox] [--no-seccomp] [--no-offload] [--debug] [--log-format text|json]
  *
  * Start-up order: check the init, make the tap (tap.c), start libslirp
@@ -92,7 +92,8 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_DEBUG,
 	OPT_LOG_FORMAT,
-	OPT_NO_OFFLOAD
+	OPT_NO_OFFLOAD,
+	OPT_DNS_UPSTREAM
 };
 
 static const struct option options[] = {
@@ -109,6 +110,7 @@ static const struct option options[] = {
 	{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{NULL, 0, NULL, 0},
@@ -183,6 +185,10 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 			break;
 		case OPT_NO_OFFLOAD:
 			cfg->offload = false;
+			break;
+		case OPT_DNS_UPSTREAM:
+			if (dns_upstream_parse(optarg, &cfg->dns_upstream, &cfg->dns_upstream_len, err) < 0)
+				return -1;
 			break;
 		case OPT_DEBUG:
 			*debug = true;

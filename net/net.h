@@ -63,6 +63,8 @@ struct net_config {
 	struct net_forward forwards[NET_MAX_FORWARDS];
 	size_t n_forwards;
 	int unprivileged_port_start;
+	struct sockaddr_storage dns_upstream; /* where DNS queries go instead */
+	socklen_t dns_upstream_len; /* 0: libslirp's way, the host's resolver */
 };
 
 /* Log lines go to stderr (the runtime points it at its --log file). */
@@ -112,6 +114,22 @@ ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6,
 /* The header for a frame libslirp sends: GSO for TCP beyond TAP_MTU. */
 void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct virtio_net_hdr *h);
 
+/* The one's complement sum of RFC 1071 over P, folded to 16 bits, in
+ * memory order (store it with memcpy); not complemented. Sums of blocks
+ * that start at even offsets add up with end-around carry. */
+uint16_t net_csum(const uint8_t *p, size_t len);
+
+/* A UDP datagram in an Ethernet frame, unfragmented, without IPv6
+ * extension headers. */
+struct udp_view {
+	int family;
+	const uint8_t *src, *dst; /* 4 or 16 bytes */
+	uint16_t sport, dport;
+	const uint8_t *payload;
+	size_t len;
+};
+bool udp_parse(const uint8_t *f, size_t n, struct udp_view *v);
+
 /* udpfwd.c: answers of published UDP ports to loopback clients while
  * host loopback is disabled (libslirp would drop them). */
 struct udp_sessions;
@@ -125,6 +143,24 @@ void udp_sessions_note(struct udp_sessions *t, const struct net_forward *fw, siz
 struct _GPollFD;
 bool udp_sessions_answer(struct udp_sessions *t, const struct net_forward *fw, size_t n, const struct _GPollFD *fds,
 			 size_t n_fds, const uint8_t *frame, size_t len);
+
+/* dns.c: UDP queries to the virtual nameserver, forwarded to an upstream
+ * of the runtime's choosing instead of the host's resolver. */
+struct dns_proxy;
+typedef ssize_t (*dns_send_fn)(const void *frame, size_t len, void *opaque);
+/* "ADDR,PORT" (as the runtime passes it). */
+int dns_upstream_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len, struct ocr_error *err);
+struct dns_proxy *dns_proxy_new(const struct sockaddr_storage *upstream, socklen_t len, unsigned mtu, dns_send_fn send,
+				void *opaque);
+void dns_proxy_free(struct dns_proxy *d);
+/* A frame from the container: true when it was a query for the upstream
+ * (taken, or dropped); NOW in ms. */
+bool dns_proxy_query(struct dns_proxy *d, const uint8_t *frame, size_t len, int64_t now);
+/* Around the poll: add the upstream sockets (and clamp TIMEOUT to the
+ * next expiry), then deliver the answers that came. */
+struct _GArray;
+void dns_proxy_fill(struct dns_proxy *d, struct _GArray *pollfds, uint32_t *timeout, int64_t now);
+void dns_proxy_poll(struct dns_proxy *d, const struct _GArray *pollfds);
 
 /* api.c */
 int api_listen(int dirfd, const char *name, struct ocr_error *err);

@@ -25,7 +25,7 @@
 /* The one's complement sum of RFC 1071, folded to 16 bits: 64-bit words
  * with the end-around carry, which is the same sum in a quarter of the
  * steps (one's complement addition does not care about word size). */
-static uint16_t csum_fold(const uint8_t *p, size_t len)
+uint16_t net_csum(const uint8_t *p, size_t len)
 {
 	uint64_t sum = 0, w;
 	size_t i = 0;
@@ -150,7 +150,7 @@ ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6,
 		uint16_t sum;
 		if (start >= len || off + 2 > len)
 			return -1;
-		sum = (uint16_t)~csum_fold(f + start, len - start);
+		sum = (uint16_t)~net_csum(f + start, len - start);
 		if (sum == 0 && h.csum_offset == 6)
 			sum = 0xffff; /* UDP (checksum at offset 6): 0 means "none" */
 		memcpy(f + off, &sum, 2);

@@ -49,6 +49,8 @@ struct net_loop {
 	int64_t drain_idle; /* stop after this many quiet ms */
 	unsigned stop_signals;
 	struct udp_sessions *udp; /* only while host loopback is disabled */
+	struct dns_proxy *dns; /* only with an upstream resolver of its own */
+	size_t slirp_fds_end; /* libslirp's fds in pollfds end here */
 	uint64_t tap_write_drops;
 };
 
@@ -429,6 +431,8 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	l->now = l->last_frame = now_ms();
 	if (!cfg->allow_host_loopback)
 		l->udp = udp_sessions_new();
+	if (cfg->dns_upstream_len)
+		l->dns = dns_proxy_new(&cfg->dns_upstream, cfg->dns_upstream_len, cfg->mtu, cb_send_packet, l);
 	if (slirp_mtu(cfg) > cfg->mtu) {
 		l->mss4 = slirp_mtu(cfg) - 40;
 		l->mss6 = slirp_mtu(cfg) - 60;
@@ -443,9 +447,10 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 	make_config(cfg, &sc);
 	if (slirp_new(&sc, &slirp_callbacks, l) == NULL || l->slirp == NULL)
 		return ocr_fail(err, EINVAL, "libslirp %s refused the configuration", slirp_version_string());
-	net_debug("libslirp %s: MTU %u (libslirp's %u), offloads %s, IPv6 %s, host loopback %s", slirp_version_string(),
-		  cfg->mtu, slirp_mtu(cfg), cfg->offload ? "on" : "off", cfg->ipv6 ? "on" : "off",
-		  cfg->allow_host_loopback ? "allowed" : "refused");
+	net_debug("libslirp %s: MTU %u (libslirp's %u), offloads %s, IPv6 %s, host loopback %s, DNS to %s",
+		  slirp_version_string(), cfg->mtu, slirp_mtu(cfg), cfg->offload ? "on" : "off",
+		  cfg->ipv6 ? "on" : "off", cfg->allow_host_loopback ? "allowed" : "refused",
+		  cfg->dns_upstream_len ? "the given upstream" : "the host's resolver");
 	return 0;
 }
 
@@ -463,8 +468,10 @@ static int tap_drain(struct net_loop *l)
 				continue;
 			if (l->udp && l->n_udp_forwards &&
 			    udp_sessions_answer(l->udp, l->forwards, l->n_forwards,
-						&g_array_index(l->pollfds, GPollFD, N_SLOTS), l->pollfds->len - N_SLOTS,
-						frame, (size_t)n))
+						&g_array_index(l->pollfds, GPollFD, N_SLOTS),
+						l->slirp_fds_end - N_SLOTS, frame, (size_t)n))
+				continue;
+			if (l->dns && dns_proxy_query(l->dns, frame, (size_t)n, l->now))
 				continue;
 			slirp_input(l->slirp, frame, (int)n);
 			continue;
@@ -531,6 +538,9 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 		pollfd_set(l->pollfds, SLOT_SIG, l->sigfd);
 		pollfd_set(l->pollfds, SLOT_API, apifd);
 		slirp_pollfds_fill(l->slirp, &timeout, add_poll, l->pollfds);
+		l->slirp_fds_end = l->pollfds->len;
+		if (l->dns)
+			dns_proxy_fill(l->dns, l->pollfds, &timeout, now_ms());
 		timers_clamp(l, &timeout);
 		if (l->drain_deadline && drain_done(l, &timeout)) {
 			net_debug("stopping: no frames for %lld ms", (long long)(now_ms() - l->last_frame));
@@ -565,6 +575,8 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 		 * while the clock is stale (the first frame, or the first after
 		 * minutes of quiet) would expire before its answer comes. */
 		slirp_pollfds_poll(l->slirp, n < 0, get_revents, l->pollfds);
+		if (l->dns)
+			dns_proxy_poll(l->dns, l->pollfds);
 		if ((fds[SLOT_TAP].revents & G_IO_IN) && tap_drain(l) < 0) {
 			net_debug("tap read: %s: stopping", strerror(errno));
 			return 0;
@@ -593,5 +605,6 @@ void loop_free(struct net_loop *l)
 	g_array_free(l->pollfds, TRUE);
 	g_free(l->frame);
 	udp_sessions_free(l->udp);
+	dns_proxy_free(l->dns);
 	g_free(l);
 }

@@ -38,16 +38,6 @@ struct udp_sessions {
 	struct udp_session s[SESSION_MAX];
 };
 
-/* A UDP datagram in an Ethernet frame, unfragmented, without IPv6
- * extension headers. */
-struct udp_view {
-	int family;
-	const uint8_t *src, *dst; /* 4 or 16 bytes */
-	uint16_t sport, dport;
-	const uint8_t *payload;
-	size_t len;
-};
-
 static int64_t now_sec(void)
 {
 	struct timespec ts;
@@ -56,7 +46,7 @@ static int64_t now_sec(void)
 	return ts.tv_sec + 1;
 }
 
-static bool parse_udp(const uint8_t *f, size_t n, struct udp_view *v)
+bool udp_parse(const uint8_t *f, size_t n, struct udp_view *v)
 {
 	const uint8_t *l3 = f + ETH_HLEN_, *l4;
 	uint16_t type, ulen;
@@ -153,7 +143,7 @@ void udp_sessions_note(struct udp_sessions *t, const struct net_forward *fw, siz
 	struct udp_view v;
 	struct udp_session *s, *oldest;
 
-	if (!parse_udp(frame, len, &v) || !is_gateway(&v, v.src) || !udp_forward_to(fw, n, v.family, v.dport))
+	if (!udp_parse(frame, len, &v) || !is_gateway(&v, v.src) || !udp_forward_to(fw, n, v.family, v.dport))
 		return;
 	s = session_find(t, v.family, v.sport, v.dport);
 	if (s == NULL) {
@@ -208,7 +198,7 @@ bool udp_sessions_answer(struct udp_sessions *t, const struct net_forward *fw, s
 	struct sockaddr_storage to = {0};
 	int fd;
 
-	if (!parse_udp(frame, len, &v) || !is_gateway(&v, v.dst))
+	if (!udp_parse(frame, len, &v) || !is_gateway(&v, v.dst))
 		return false;
 	f = udp_forward_to(fw, n, v.family, v.sport);
 	if (f == NULL || session_find(t, v.family, v.dport, v.sport) == NULL)

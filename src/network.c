@@ -35,10 +35,13 @@ struct net_request {
 	size_t n_publish;
 	unsigned mtu;
 	bool allow_host_loopback;
+	char *dns_upstream; /* "ADDR,PORT" or NULL */
 };
 
 static void net_request_clear(struct net_request *r)
 {
+	free(r->dns_upstream);
+	r->dns_upstream = NULL;
 	free(r->publish);
 	r->publish = NULL;
 	r->n_publish = 0;
@@ -128,6 +131,38 @@ int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err)
 	return 0;
 }
 
+#define DNS_UPSTREAM_SYNTAX "ADDR[:PORT] or [IPV6ADDR]:PORT"
+
+int network_parse_dns_upstream(const char *s, char **ret_arg, struct ocr_error *err)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *colon = strrchr(s, ':'), *a = s;
+	size_t alen = strlen(s);
+	unsigned port = 53;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':' || parse_port(close + 2, strlen(close + 2), &port) < 0)
+			return ocr_fail(err, EINVAL, "`%s`: not " DNS_UPSTREAM_SYNTAX " with a port in 1..65535", s);
+		a = s + 1;
+		alen = (size_t)(close - a);
+	} else if (colon && strchr(s, ':') == colon) {
+		/* One colon: IPv4 with a port. More: a bare IPv6 address. */
+		if (parse_port(colon + 1, strlen(colon + 1), &port) < 0)
+			return ocr_fail(err, EINVAL, "`%s`: not " DNS_UPSTREAM_SYNTAX " with a port in 1..65535", s);
+		alen = (size_t)(colon - s);
+	}
+	if (alen == 0 || alen >= sizeof(addr))
+		return ocr_fail(err, EINVAL, "`%s`: not " DNS_UPSTREAM_SYNTAX, s);
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
+		return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IP address", s, addr);
+	*ret_arg = xasprintf("%s,%u", addr, port);
+	return 0;
+}
+
 static int add_publish(struct net_request *r, const char *s, struct ocr_error *err)
 {
 	if (r->n_publish >= NETWORK_MAX_PUBLISH)
@@ -203,6 +238,9 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 	} else if (mtu && network_parse_mtu(mtu, &r->mtu, err) < 0) {
 		return ocr_wrap(err, "--mtu");
 	}
+	if ((ann = spec_annotation(spec, NETWORK_ANN_DNS_UPSTREAM)) != NULL &&
+	    network_parse_dns_upstream(ann, &r->dns_upstream, err) < 0)
+		return ocr_wrap(err, "annotation " NETWORK_ANN_DNS_UPSTREAM);
 	/* Flags without slirp are a mistake; annotations then just rest. */
 	if (!r->slirp && o && ((o->publish && o->publish[0]) || o->allow_host_loopback || o->mtu)) {
 		const char *what = o->publish && o->publish[0] ? "--publish"
@@ -327,6 +365,8 @@ static char **helper_argv(const struct ocr_ctx *ctx, const char *path, const cha
 		argv[n++] = xstrdup("--forward");
 		argv[n++] = forward_arg(&r->publish[i]);
 	}
+	if (r->dns_upstream)
+		argv[n++] = xasprintf("--dns-upstream=%s", r->dns_upstream);
 	if (ctx->log.debug)
 		argv[n++] = xstrdup("--debug");
 	if (ctx->log.json)

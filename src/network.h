@@ -9,6 +9,9 @@
  *                                   run.oci.ocirt.publish=SPEC[,SPEC...]
  *   --allow-host-loopback           run.oci.ocirt.allow-host-loopback=true
  *   --mtu N                         run.oci.ocirt.mtu=N
+ *   (annotation only)               run.oci.ocirt.dns-upstream=ADDR[:PORT]
+ *                                   DNS to 10.0.2.3/fd00::3 goes there
+ *                                   instead of the host's resolver
  * The config must create a network namespace (linux.namespaces has
  * "network" without a path). When it joins one by path (Podman), the
  * helper is never started. */
@@ -27,6 +30,7 @@
 #define NETWORK_ANN_PUBLISH "run.oci.ocirt.publish"
 #define NETWORK_ANN_LOOPBACK "run.oci.ocirt.allow-host-loopback"
 #define NETWORK_ANN_MTU "run.oci.ocirt.mtu"
+#define NETWORK_ANN_DNS_UPSTREAM "run.oci.ocirt.dns-upstream"
 
 #define NETWORK_HELPER_NAME "ocirt-rootless-net"
 #define NETWORK_HELPER_ENV "OCIRT_NET_HELPER"
@@ -56,6 +60,9 @@ struct net_publish {
 int network_parse_mode(const char *s, struct ocr_error *err);
 int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err);
 int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err);
+/* ADDR, ADDR:PORT (IPv4) or ADDR, [ADDR]:PORT (IPv6); port 53 when left
+ * out. RET_ARG: "ADDR,PORT" for the helper's --dns-upstream (malloc'd). */
+int network_parse_dns_upstream(const char *s, char **ret_arg, struct ocr_error *err);
 
 /* Called by create once the container's init (PID) exists and before the
  * container may start. Does nothing unless networking was asked for;

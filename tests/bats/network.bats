@@ -374,15 +374,81 @@ wait_size() {
 	assert_output "nameserver 10.0.2.3  # from the bundle"
 }
 
-@test "network: DNS through 10.0.2.3 reaches the host's resolver" {
-	local ns
-	ns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
-	[[ "$ns" == 127.* || "$ns" == ::1 ]] ||
-		skip "the host's resolver ($ns) is not on loopback, and tests only send to loopback"
+# dns_responder PORT NAME ADDR LOG: a DNS server on 127.0.0.1:PORT (UDP)
+# answering A queries for NAME with ADDR, AAAA for NAME with no data,
+# anything else NXDOMAIN; every query name goes to LOG. 60 s at most.
+dns_responder() {
+	timeout 60 python3 -c '
+import socket, struct, sys
+port, name, addr, log = int(sys.argv[1]), sys.argv[2].lower(), sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+while True:
+    q, peer = s.recvfrom(4096)
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace"))
+        i += 1 + q[i]
+    qend = i + 5
+    qname, (qtype,) = ".".join(labels).lower(), struct.unpack(">H", q[i + 1:i + 3])
+    with open(log, "a") as f:
+        print(qname, qtype, file=f)
+    ans = b""
+    if qname == name and qtype == 1:
+        ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(addr)
+    rcode = 0 if qname == name else 3
+    hdr = q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, 1 if ans else 0, 0, 0)
+    s.sendto(hdr + q[12:qend] + ans, peer)
+' "$@" </dev/null >/dev/null 2>&1 &
+	HOST_PIDS+=($!)
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -qs "$(printf '0100007F:%04X ' "$1")" /proc/net/udp && return 0
+		sleep 0.1
+	done
+	fail "DNS responder on 127.0.0.1:$1 did not come up"
+}
+
+@test "network: DNS through 10.0.2.3 and fd00::3 goes to run.oci.ocirt.dns-upstream" {
+	local dp
+	dp=$(free_port) || fail "no free port"
+	dns_responder "$dp" box.ocirt.test 192.0.2.55 "$BATS_TEST_TMPDIR/queries"
 	echo "nameserver 10.0.2.3" >"$BUNDLE/rootfs/etc/resolv.conf"
-	net_run --network slirp -- nslookup localhost 10.0.2.3
+	# Host loopback stays refused: DNS is the one way there.
+	update_config '.annotations["run.oci.ocirt.dns-upstream"] = ("127.0.0.1:" + $dp)' --arg dp "$dp"
+	net_run --network slirp -- sh -c 'timeout 20 nslookup box.ocirt.test 10.0.2.3; echo status=$?
+		timeout 20 nslookup box.ocirt.test fd00::3; echo status=$?
+		timeout 20 nslookup other.ocirt.test 10.0.2.3; echo status=$?'
 	assert_success
-	assert_output --partial "127.0.0.1"
+	[ "$(grep -c 'Address: 192.0.2.55' <<<"$output")" -eq 2 ] || fail "not both lookups got 192.0.2.55"
+	assert_output --partial "status=0"
+	assert_output --partial "NXDOMAIN"
+	assert_line "status=1"
+	grep -q '^box.ocirt.test 1$' "$BATS_TEST_TMPDIR/queries" || fail "the responder saw no A query: $(cat "$BATS_TEST_TMPDIR/queries")"
+}
+
+@test "network: with nothing at the DNS upstream a lookup fails within bounded time" {
+	local dp start
+	dp=$(free_port) || fail "no free port"
+	update_config '.annotations["run.oci.ocirt.dns-upstream"] = ("127.0.0.1:" + $dp)' --arg dp "$dp"
+	start=$SECONDS
+	net_run --network slirp -- sh -c 'timeout 30 nslookup box.ocirt.test 10.0.2.3; echo status=$?'
+	assert_success
+	refute_output --partial "192.0.2."
+	refute_output "status=0"
+	refute_output "status=143"
+	[ $((SECONDS - start)) -lt 30 ] || fail "the failed lookup took $((SECONDS - start)) s"
+}
+
+@test "network: a bad run.oci.ocirt.dns-upstream fails before anything is created" {
+	local bad
+	set_args true
+	for bad in 127.0.0.1:0 localhost "[::1]" 1.2.3:53 ::1:x; do
+		update_config '.annotations["run.oci.ocirt.dns-upstream"] = $v' --arg v "$bad"
+		run --separate-stderr runtime run --network slirp --bundle "$BUNDLE" "$CID" </dev/null
+		assert_runtime_error "run.oci.ocirt.dns-upstream"
+	done
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
 }
 
 @test "network: the API socket adds, lists and removes a forward at run time" {
