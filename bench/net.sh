@@ -258,7 +258,7 @@ for mtu in $MTUS; do
 			DPORT=$(free_port) && CPORT=$(free_port) && UPORT=$(free_port) || die "no free port"
 			note "MTU $mtu, round $rep/$REPEAT: $b"
 			if ! "start_$b" "$mtu"; then
-				note "$b: not installed, left out"
+				note "$b: not installed (apt-get install ${b/pasta/passt}), left out"
 				continue
 			fi
 			R[$b,up,$mtu]+="$(iperf_up "$UPORT") "

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh [--profile]: start-up benchmark of ocirt-rootless against
-# crun and runc (when installed), rootless, same bundle, same run.
+# crun and runc (when installed), rootless, same bundle, same run; then the
+# network benchmark (bench/net.sh: the built-in slirp network against
+# slirp4netns and pasta, side by side, as ratios).
 #
 # As root: sets up the unprivileged test user (scripts/testuser.sh when
 # present, else useradd + /etc/subuid,subgid NAME:200000:65536), binds
@@ -8,7 +10,10 @@
 # the runtime and bench/ into a temp dir owned by that user, and runs every
 # measurement as that user. As an unprivileged user: measures directly.
 #
-# Writes bench/results/latest.md and latest.json and prints the table.
+# Writes bench/results/latest.md and latest.json and prints the table; the
+# network table goes to bench/results/net.txt. A missing network helper,
+# iperf3 or python3 skips the network part with the reason printed; a
+# missing slirp4netns or pasta leaves that column out.
 # With --profile also runs bench/profile.sh (strace, perf stat, callgrind,
 # LD_DEBUG) and writes bench/results/profile/.
 #
@@ -26,6 +31,9 @@
 #                  (default: this tree's commit when OCIRT is built in it)
 #   BENCH_INJECT_LEAK=1  leave a container behind on purpose: the leak
 #                  check must report it and the run must fail
+#   BENCH_NET=0    skip the network part (bench/net.sh's own settings,
+#                  OCIRT_NET_*, pass through; BENCH_QUICK shortens it)
+#   OCIRT_NET_HELPER  network helper (default: next to the runtime)
 #   KEEP=1         keep the work dir
 set -euo pipefail
 
@@ -37,7 +45,7 @@ profile=
 case "${1:-}" in
 --profile) profile=1 ;;
 "") ;;
--h | --help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *) bench_die "usage: bench/run.sh [--profile]" ;;
 esac
 
@@ -64,6 +72,33 @@ if [ -z "$rev" ] && [[ $OCIRT == "$top"/* ]] && git -C "$top" rev-parse --git-di
 fi
 export OCIRT_BENCH_REV=${rev:-unknown}
 
+# The network part: bench/net.sh (as root it runs itself as the test user),
+# after the start-up part so the two do not load each other.
+net_bench() {
+	local helper=${OCIRT_NET_HELPER:-$(dirname "$OCIRT")/ocirt-rootless-net} t
+	if [ "${BENCH_NET:-1}" = 0 ]; then
+		bench_note "network benchmark skipped: BENCH_NET=0"
+		return 0
+	fi
+	if [ ! -x "$helper" ]; then
+		bench_note "network benchmark skipped: no network helper at $helper (make builds it; or set OCIRT_NET_HELPER)"
+		return 0
+	fi
+	for t in iperf3 python3; do
+		if ! command -v "$t" >/dev/null; then
+			bench_note "network benchmark skipped: $t not found (apt-get install $t)"
+			return 0
+		fi
+	done
+	if [ -n "${BENCH_QUICK:-}" ]; then
+		export OCIRT_NET_SECONDS=${OCIRT_NET_SECONDS:-2} OCIRT_NET_REPEAT=${OCIRT_NET_REPEAT:-1}
+		export OCIRT_NET_CONNS=${OCIRT_NET_CONNS:-50}
+	fi
+	echo "# network benchmark: bench/net.sh" >&2
+	OCIRT=$OCIRT OCIRT_NET_HELPER=$helper "$here/net.sh" | tee "$results/net.txt"
+	return "${PIPESTATUS[0]}"
+}
+
 # Build the C helper (subreaper, create/start/wait/delete driver).
 build_tool() {
 	cc -O2 -Wall -Wextra -Werror -o "$1/benchtool" "$here/tools/benchtool.c"
@@ -84,7 +119,8 @@ if [ "$(id -u)" -ne 0 ]; then
 			"$work/bin/benchtool" reap "$here/profile.sh"
 		rm -rf "$results/profile" && cp -r "$work/results/profile" "$results/"
 	fi
-	exit 0
+	net_bench
+	exit $?
 fi
 
 # ------------------------------------------------------------------ as root
@@ -191,3 +227,4 @@ if [ -n "$profile" ]; then
 	timelines
 	rm -rf "$results/profile" && cp -r "$work/results/profile" "$results/"
 fi
+net_bench
