@@ -221,7 +221,7 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 	size_t len;
 
 	memset(st, 0, sizeof(*st));
-	if (read_file_at(dirfd, OCR_STATE_FILE, 1 << 20, &data, &len, err) < 0) {
+	if (read_file_at(dirfd, OCR_STATE_FILE, OCR_STATE_MAX, &data, &len, err) < 0) {
 		/* The directory is created locked and state.json written
 		 * before the lock is let go: without one, its creator died. */
 		if (err != NULL && err->err == ENOENT)

@@ -15,6 +15,8 @@
 #define OCR_STATE_FILE "state.json"
 #define OCR_START_SOCKET "start.sock"
 #define OCR_OCI_VERSION "1.2.0"
+/* state.json holds the annotations of a config.json (SPEC_MAX_FILE_SIZE). */
+#define OCR_STATE_MAX (32u << 20)
 
 enum ocr_status {
 	OCR_STATUS_CREATING,

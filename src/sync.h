@@ -1,6 +1,7 @@
 /* Messages between the runtime and the container's stage1/init over a
  * SOCK_SEQPACKET pair: one record per message, a header and an optional
- * payload (an error text or a state JSON). */
+ * payload (an error text or a state JSON); a payload larger than a record
+ * holds goes in SYNC_MORE pieces first, which sync_recv() joins. */
 #ifndef OCR_SYNC_H
 #define OCR_SYNC_H
 
@@ -21,9 +22,14 @@ enum sync_type {
 	SYNC_READY, /* init -> runtime: waiting for start */
 	SYNC_START, /* runtime/start -> init: exec now */
 	SYNC_ERROR, /* either way: payload is the message */
+	SYNC_MORE, /* a piece of the next message's payload (sync.c only) */
 };
 
-#define SYNC_PAYLOAD_MAX (1u << 20)
+/* A whole payload: a state JSON carries the annotations of a config.json
+ * of up to SPEC_MAX_FILE_SIZE (16 MiB), escaped. */
+#define SYNC_PAYLOAD_MAX (32u << 20)
+/* One record on the socket: below the default socket send buffer. */
+#define SYNC_RECORD_MAX (64u << 10)
 
 struct sync_msg {
 	int32_t type;

@@ -524,3 +524,28 @@ assert_state_refused() {
 	cp "$BATS_TEST_TMPDIR/s" "$ROOT/$CID/state.json"
 	assert_state_refused 'another id'
 }
+
+# ---- size -------------------------------------------------------------------------------------
+
+@test "hostile: ~1 MB of annotations cross to the container's init and back" {
+	marker_args
+	# 16 annotations of 64 KiB: the state JSON is far above what one
+	# record of the sync socket can carry (~208 KiB)
+	update_config '.annotations = (reduce range(0; 16) as $i (.annotations // {};
+		.["org.example.big\($i)"] = ("x" * 65536)))'
+	run_detached create --bundle "$BUNDLE" "$CID"
+	[ "$status" -eq 0 ] || fail "create failed: $stderr"
+	runtime start "$CID" || fail "start failed"
+	run --separate-stderr runtime state "$CID"
+	[ "$status" -eq 0 ] || fail "state failed: $stderr"
+	[ "$(jq -r .status <<<"$output")" = running ] || fail "status: $(jq -r .status <<<"$output")"
+	[ "$(jq -r '.annotations["org.example.big15"] | length' <<<"$output")" -eq 65536 ] ||
+		fail "state lost the annotations"
+	[ "$(jq '[.annotations | keys[] | select(startswith("org.example.big"))] | length' <<<"$output")" -eq 16 ] ||
+		fail "state lost some annotations"
+	run --separate-stderr runtime list -f json
+	[ "$status" -eq 0 ] || fail "list failed: $stderr"
+	run --separate-stderr runtime delete --force "$CID"
+	[ "$status" -eq 0 ] || fail "delete --force failed: $stderr"
+	assert_nothing_left
+}
