@@ -213,7 +213,7 @@ static int job_prepare(struct create_job *j, bool with_listener, struct ocr_erro
 		return -1;
 	j->dir_created = true;
 	j->st.extra = json_object();
-	if (job_rootfs(j, err) < 0)
+	if (job_rootfs(j, err) < 0 || state_record_extra(j->dirfd, j->st.extra, "overlay", err) < 0)
 		return -1;
 	j->plan = xcalloc(1, sizeof(*j->plan));
 	if (idmap_plan_build(j->ctx, j->spec, j->plan, err) < 0)
@@ -260,6 +260,8 @@ static int job_save_config(struct create_job *j, struct ocr_error *err)
 static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 {
 	cleanup_free char *json = NULL;
+	struct ocr_error ignored = {0};
+	char rec[64];
 
 	j->init = pid;
 	TEMP_FAILURE_RETRY(waitpid(j->stage1, NULL, 0));
@@ -267,11 +269,20 @@ static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 	j->st.pid = pid;
 	if (proc_stat(pid, &j->st.pid_starttime, NULL) < 0)
 		return ocr_fail_errno(err, "container init %d vanished", (int)pid);
+	/* Before anything else can take time: a create killed from here on
+	 * leaves `delete --force` the init to kill (and so the network
+	 * helper, which exits with it). */
+	snprintf(rec, sizeof(rec), "%d %llu", (int)pid, j->st.pid_starttime);
+	if (state_record(j->dirfd, STATE_REC_INIT, rec, err) < 0)
+		return -1;
 	/* The network helper joins init's namespaces before init turns
 	 * non-dumpable on SYNC_STATE; the state is written while init
 	 * already builds the root. */
 	if (network_setup(j->ctx, j->o->id, j->spec, &j->o->net, pid, j->dirfd, j->st.extra, err) < 0)
 		return -1;
+	/* Best effort: a record too long for a symlink (hundreds of
+	 * --publish) only loses the helper's pid, and it exits with the init. */
+	state_record_extra(j->dirfd, j->st.extra, "network", &ignored);
 	json = state_json_of(&j->st, OCR_STATUS_CREATING);
 	if (sync_send(j->sync_fd, SYNC_STATE, 0, json, err) < 0)
 		return -1;
@@ -302,6 +313,10 @@ static int job_wait_ready(struct create_job *j, struct ocr_error *err)
 			if (j->plan->new_userns && idmap_apply(j->ctx, m.pid, j->plan, err) < 0)
 				rc = -1;
 			else if (cgroup_create(j->ctx, j->o->id, j->spec, m.pid, j->st.extra, &j->cg, err) < 0)
+				rc = -1;
+			/* Nothing else tells delete --force of a cgroup made
+			 * before state.json: record it now (no-op without one). */
+			else if (cgroup_enabled(j->cg) && state_record_extra(j->dirfd, j->st.extra, "cgroup", err) < 0)
 				rc = -1;
 			else
 				rc = sync_send(j->sync_fd, SYNC_MAP_DONE, 0, NULL, err);
@@ -646,6 +661,27 @@ int container_state(const struct ocr_ctx *ctx, const char *id, char **ret_json, 
 	return rc;
 }
 
+/* A container whose state.json is missing (its create was killed) or
+ * corrupt: "creating" (it never finished) or "unknown", with the init the
+ * records name while it lives. */
+static void list_unreadable(const char *id, int dirfd, bool json, bool quiet, json_t *arr, FILE *out)
+{
+	bool missing = faccessat(dirfd, OCR_STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+	const char *status = missing ? "creating" : "unknown";
+	struct ocr_state st;
+	pid_t pid;
+
+	state_recover(dirfd, id, &st);
+	pid = state_status(&st) == OCR_STATUS_STOPPED ? 0 : st.pid;
+	state_clear(&st);
+	if (quiet)
+		fprintf(out, "%s\n", id);
+	else if (json)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "id", id, "status", status, "pid", (int)pid));
+	else
+		fprintf(out, "%-12s %-10d %-10s %-40s %-30s %s\n", id, (int)pid, status, "-", "-", "-");
+}
+
 static int list_one(const struct ocr_ctx *ctx, const char *id, bool json, bool quiet, json_t *arr, FILE *out)
 {
 	struct ocr_error err = {0};
@@ -655,17 +691,11 @@ static int list_one(const struct ocr_ctx *ctx, const char *id, bool json, bool q
 		char msg[OCR_ERROR_MSG_MAX + 256];
 		ocr_error_format(&err, msg, sizeof(msg));
 		ocr_debug(&ctx->log, "list: %s", msg);
+		/* Its directory (and maybe processes) exist: show it, honestly,
+		 * so `delete --force` is not forgotten. */
+		if (err.err != ENOENT && op.dirfd >= 0)
+			list_unreadable(id, op.dirfd, json, quiet, arr, out);
 		opened_close(&op);
-		/* Its directory (and maybe processes) exist: show it, honestly
-		 * unknown, so `delete --force` is not forgotten. */
-		if (err.err == ENOENT)
-			return 0;
-		if (quiet)
-			fprintf(out, "%s\n", id);
-		else if (json)
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:i}", "id", id, "status", "unknown", "pid", 0));
-		else
-			fprintf(out, "%-12s %-10d %-10s %-40s %-30s %s\n", id, 0, "unknown", "-", "-", "-");
 		return 0;
 	}
 	if (quiet) {
@@ -777,6 +807,10 @@ static int kill_container(const struct ocr_ctx *ctx, const struct ocr_state *st,
 		if (rc <= 0)
 			return rc;
 	}
+	/* kill(0) or kill(-1) would hit the caller's process group or
+	 * every process of the user. */
+	if (st->pid <= 0)
+		return ocr_fail(err, ESRCH, "container has no known init");
 	if (all && own_pidns(st->pid))
 		return signal_all(st->pid, sig, err);
 	if (kill(st->pid, sig) < 0)
@@ -847,10 +881,14 @@ int container_delete(const struct ocr_ctx *ctx, const char *id, bool force, stru
 	int rc = -1;
 
 	if (open_container(ctx, id, &op, err) < 0) {
-		/* A corrupt record must still be removable. */
-		if (force && op.dirfd >= 0 && err->err == EINVAL)
-			rc = state_remove_dir(op.rootfd, id, err);
-		goto out;
+		/* A missing or corrupt state.json must still be removable, and
+		 * what it described killed: the records say what was made. */
+		if (!force || op.dirfd < 0 || err->err != EINVAL)
+			goto out;
+		ocr_error_clear(err);
+		state_clear(&op.st);
+		state_recover(op.dirfd, id, &op.st);
+		op.status = state_status(&op.st);
 	}
 	if (op.status == OCR_STATUS_RUNNING || op.status == OCR_STATUS_PAUSED) {
 		if (!force) {

@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -164,6 +165,83 @@ int state_open_dir(int rootfd, const char *id, struct ocr_error *err)
 	return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
 }
 
+int state_record(int dirfd, const char *name, const char *value, struct ocr_error *err)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "%s.rec", name);
+	if (strlen(value) >= PATH_MAX)
+		return ocr_fail(err, ENAMETOOLONG, "record `%s` of %zu bytes is too long", link, strlen(value));
+	if (symlinkat(value, dirfd, link) < 0)
+		return ocr_fail_errno(err, "record `%s`", link);
+	return 0;
+}
+
+int state_record_extra(int dirfd, const json_t *extra, const char *member, struct ocr_error *err)
+{
+	json_t *v = json_object_get(extra, member);
+	cleanup_free char *s = NULL;
+
+	if (v == NULL)
+		return 0;
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s == NULL)
+		return ocr_fail(err, ENOMEM, "encode record `%s`", member);
+	return state_record(dirfd, member, s, err);
+}
+
+/* The target of NAME.rec, or NULL. */
+static char *read_record(int dirfd, const char *name)
+{
+	char link[64], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "%s.rec", name);
+	n = readlinkat(dirfd, link, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+/* The init recorded when it was made: its pid never changes, so this
+ * write-once record wins over a state.json that says otherwise. */
+static bool read_init_record(int dirfd, pid_t *ret_pid, unsigned long long *ret_start)
+{
+	cleanup_free char *s = read_record(dirfd, STATE_REC_INIT);
+	unsigned long long start;
+	int pid;
+
+	if (s == NULL || sscanf(s, "%d %llu", &pid, &start) != 2 || pid <= 0)
+		return false;
+	*ret_pid = (pid_t)pid;
+	*ret_start = start;
+	return true;
+}
+
+void state_recover(int dirfd, const char *id, struct ocr_state *st)
+{
+	static const char *const members[] = {"cgroup", "network", "overlay"};
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	st->id = xstrdup(id);
+	st->bundle = xstrdup("");
+	st->rootfs = xstrdup("");
+	st->created = xstrdup("");
+	st->annotations = json_object();
+	st->extra = json_object();
+	read_init_record(dirfd, &st->pid, &st->pid_starttime);
+	st->ready = st->started = true;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		cleanup_free char *s = read_record(dirfd, members[i]);
+		json_t *v = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+		if (v)
+			json_object_set_new(st->extra, members[i], v);
+	}
+	st->owner = fstat(dirfd, &sb) == 0 ? sb.st_uid : (uid_t)-1;
+}
+
 /* JSON strings are UTF-8; a path that is not (Linux allows any bytes)
  * cannot be recorded, and json_pack would only say it failed. */
 static int check_utf8(const char *what, const char *s, struct ocr_error *err)
@@ -264,6 +342,7 @@ int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error
 	st->extra = json_is_object(v) ? json_incref(v) : json_object();
 	st->owner = fstat(dirfd, &sb) == 0 ? sb.st_uid : (uid_t)-1;
 	json_decref(o);
+	read_init_record(dirfd, &st->pid, &st->pid_starttime);
 	if (strcmp(st->id, id) != 0) {
 		state_clear(st);
 		return ocr_fail(err, EINVAL, "state of container `%s` names another id; `delete --force %s` removes it",

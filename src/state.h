@@ -54,6 +54,22 @@ int state_open_root(const struct ocr_ctx *ctx, bool create, struct ocr_error *er
 int state_create_dir(int rootfd, const char *id, struct ocr_error *err);
 /* Open and lock (flock, exclusive) an existing container directory. */
 int state_open_dir(int rootfd, const char *id, struct ocr_error *err);
+/* Durable records of what create has set up, one per resource, made as the
+ * resource is made: a symlink NAME.rec whose target is VALUE (at most
+ * PATH_MAX - 1 bytes). One syscall, created whole or not at all, written
+ * once; state.json can be lost (a create killed before it is written) or
+ * tampered with and `delete --force` still finds the init, its cgroup and
+ * the network helper. "init" is "PID STARTTIME"; the others are members
+ * of ocr_state.extra as compact JSON. */
+#define STATE_REC_INIT "init"
+int state_record(int dirfd, const char *name, const char *value, struct ocr_error *err);
+/* Record EXTRA[MEMBER], when present. */
+int state_record_extra(int dirfd, const json_t *extra, const char *member, struct ocr_error *err);
+/* A state built from the records alone, for a state.json that is missing
+ * or corrupt: id, the init's pid and start time (0 when unrecorded), extra
+ * from the records; ready and started, so its status is running while the
+ * recorded init lives and stopped after. */
+void state_recover(int dirfd, const char *id, struct ocr_state *st);
 
 int state_write(int dirfd, const struct ocr_state *st, struct ocr_error *err);
 int state_read(int dirfd, const char *id, struct ocr_state *st, struct ocr_error *err);

@@ -183,3 +183,118 @@ delete_and_check() {
 	[ "$status" -eq 0 ] || fail "list failed: $stderr"
 	delete_and_check "$CID"
 }
+
+# ---- what delete --force finds without state.json ---------------------------
+
+# The delegated cgroup v2 subtree when the harness made one
+# (tests/setup-cgroup-delegation.sh): sets TCG, a cgroup of this test the
+# runtime is started in, so the cgroupfs manager makes TCG/CID.
+use_delegation() {
+	local mnt own dir
+	if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		mnt=/sys/fs/cgroup
+	else
+		mnt=$(awk '$0 ~ / - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+	fi
+	own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+	[ -n "$mnt" ] && [ -n "$own" ] || skip "no cgroup v2"
+	for dir in "$mnt$own" "$(dirname "$mnt$own")"; do
+		if [ -O "$dir" ] && [ -w "$dir/cgroup.procs" ]; then
+			TCG=$dir/ocirt-crash-$BATS_TEST_NUMBER-$$
+			mkdir "$TCG"
+			return 0
+		fi
+	done
+	skip "no delegated cgroup v2 subtree (tests/setup-cgroup-delegation.sh makes one; run-tests.sh runs it as root)"
+}
+
+eval "$(declare -f teardown | sed '1s/^teardown/helpers_teardown/')"
+teardown() {
+	local rc=0
+	helpers_teardown || rc=$?
+	if [ -n "${TCG:-}" ] && [ -d "$TCG" ]; then
+		find "$TCG" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+		rmdir "$TCG" 2>/dev/null || rc=1
+	fi
+	return "$rc"
+}
+
+# slow_net_helper: $OCIRT_NET_HELPER for the runtime: a stand-in that says
+# it runs (net.ready, net.pid) and waits for net.go before it becomes the
+# real helper, so the runtime is killed while it waits for the helper:
+# after the cgroup is made and the init exists, before state.json.
+slow_net_helper() {
+	local real
+	real=$(dirname "$OCIRT")/ocirt-rootless-net
+	[ -x "$real" ] || skip "network helper $real not built"
+	write_hook net-helper "echo \$\$ >$BATS_TEST_TMPDIR/net.pid; echo ready >$BATS_TEST_TMPDIR/net.ready
+for i in \$(seq 300); do [ -e $BATS_TEST_TMPDIR/net.go ] && exec $real \"\$@\"; sleep 0.1; done"
+}
+
+@test "crash: create killed after its cgroup and network helper are made, before state.json" {
+	requires_ours "have a cgroupfs manager and a network helper"
+	marker_args
+	use_delegation
+	update_config '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
+	local helper
+	helper=$(slow_net_helper)
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$TCG" env OCIRT_NET_HELPER="$helper" \
+		"$OCIRT" --root "$ROOT" --cgroup-manager cgroupfs create --network slirp --bundle "$BUNDLE" "$CID" \
+		</dev/null >"$BATS_TEST_TMPDIR/bg.out" 2>"$BATS_TEST_TMPDIR/bg.err" &
+	RT_PID=$!
+	wait_for_file "$BATS_TEST_TMPDIR/net.ready" || fail "no helper: $(cat "$BATS_TEST_TMPDIR/bg.err")"
+	[ -d "$TCG/$CID" ] || fail "no cgroup $TCG/$CID was made: $(ls "$TCG")"
+	[ ! -e "$ROOT/$CID/state.json" ] || fail "state.json was already written: not the moment wanted"
+	kill_bg
+	# the helper goes on, as a real one whose runtime died would
+	touch "$BATS_TEST_TMPDIR/net.go"
+	local hpid
+	hpid=$(cat "$BATS_TEST_TMPDIR/net.pid")
+	# listed honestly: its create never finished
+	run --separate-stderr runtime list -f json
+	[ "$status" -eq 0 ] || fail "list failed: $stderr"
+	[ "$(jq -r --arg id "$CID" '.[] | select(.id == $id) | .status' <<<"$output")" = creating ] ||
+		fail "list says: $output"
+	delete_and_check "$CID"
+	[ ! -e "$TCG/$CID" ] || fail "cgroup $TCG/$CID left behind"
+	wait_pid_gone "$hpid" 10 || fail "network helper $hpid left: $(describe_pids ocirt-rootless-net)"
+}
+
+# tamper_and_delete HOW: a running container's state.json is damaged
+# (HOW: truncate, garbage, zero-pid, other-pid); delete --force still kills
+# its processes and removes it, and kills nothing else.
+tamper_and_delete() {
+	local how=$1 decoy cpid
+	sleep 1000 &
+	decoy=$!
+	BG_PIDS+=("$decoy")
+	runtime run -d --bundle "$BUNDLE" "$CID" </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/run.err" ||
+		fail "run -d failed: $(cat "$BATS_TEST_TMPDIR/run.err")"
+	cpid=$(state_field "$CID" .pid)
+	pid_alive "$cpid" || fail "no init"
+	local f=$ROOT/$CID/state.json
+	case $how in
+	truncate) : >"$f" ;;
+	half) head -c 40 "$f" >"$f.x" && mv "$f.x" "$f" ;;
+	garbage) printf '\x00\xffnot json{' >"$f" ;;
+	zero-pid) jq -c '.pid = 0' "$f" >"$f.x" && mv "$f.x" "$f" ;;
+	other-pid) jq -c --argjson p "$decoy" '.pid = $p' "$f" >"$f.x" && mv "$f.x" "$f" ;;
+	*) fail "unknown tampering $how" ;;
+	esac
+	run --separate-stderr runtime delete --force "$CID"
+	[ "$status" -eq 0 ] || fail "$how: delete --force failed ($status): $stderr"
+	wait_pid_gone "$cpid" 5 || fail "$how: the container's init $cpid survived"
+	wait_no_pids "$MARKER" 5 || fail "$how: container processes left: $(describe_pids "$MARKER")"
+	[ ! -e "$ROOT/$CID" ] || fail "$how: state dir left: $(ls -A "$ROOT/$CID")"
+	pid_alive "$decoy" || fail "$how: delete --force killed pid $decoy, which state.json named"
+	kill "$decoy"
+}
+
+@test "crash: delete --force of a running container whose state.json was tampered with kills it" {
+	marker_args
+	local how
+	for how in truncate half garbage zero-pid other-pid; do
+		tamper_and_delete "$how"
+	done
+	assert_nothing_left
+}
