@@ -545,6 +545,7 @@ struct opened {
 	int rootfd, dirfd;
 	struct ocr_state st;
 	enum ocr_status status;
+	bool busy; /* a reader found it locked: st is what was on disk */
 };
 
 static void opened_close(struct opened *op)
@@ -556,10 +557,31 @@ static void opened_close(struct opened *op)
 	state_clear(&op->st);
 }
 
-static int open_container(const struct ocr_ctx *ctx, const char *id, struct opened *op, struct ocr_error *err)
+/* A container another runtime holds (a create in a slow hook, a delete):
+ * what its state.json says, else only that it is being created. */
+static int read_busy(int dirfd, const char *id, struct opened *op, struct ocr_error *err)
+{
+	struct ocr_error ignored = {0};
+
+	if (state_read(dirfd, id, &op->st, &ignored) == 0) {
+		op->status = state_status(&op->st);
+		return 0;
+	}
+	if (faccessat(dirfd, OCR_STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return state_read(dirfd, id, &op->st, err);
+	state_recover(dirfd, id, &op->st);
+	op->status = OCR_STATUS_CREATING;
+	return 0;
+}
+
+/* NOWAIT: for readers, which answer from what is on disk rather than wait
+ * for the lock. */
+static int open_container_how(const struct ocr_ctx *ctx, const char *id, bool nowait, struct opened *op,
+			      struct ocr_error *err)
 {
 	memset(&op->st, 0, sizeof(op->st));
 	op->rootfd = op->dirfd = -1;
+	op->busy = false;
 	if (state_validate_id(id, err) < 0)
 		return -1;
 	op->rootfd = state_open_root(ctx, false, err);
@@ -568,13 +590,21 @@ static int open_container(const struct ocr_ctx *ctx, const char *id, struct open
 			ocr_fail(err, ENOENT, "container `%s` does not exist", id);
 		return -1;
 	}
-	op->dirfd = state_open_dir(op->rootfd, id, err);
+	op->dirfd =
+		nowait ? state_open_dir_nowait(op->rootfd, id, &op->busy, err) : state_open_dir(op->rootfd, id, err);
 	if (op->dirfd < 0)
 		return -1;
+	if (op->busy)
+		return read_busy(op->dirfd, id, op, err);
 	if (state_read(op->dirfd, id, &op->st, err) < 0)
 		return -1;
 	op->status = state_status(&op->st);
 	return 0;
+}
+
+static int open_container(const struct ocr_ctx *ctx, const char *id, struct opened *op, struct ocr_error *err)
+{
+	return open_container_how(ctx, id, false, op, err);
 }
 
 static struct spec *load_saved_config(int dirfd, struct ocr_error *err)
@@ -653,7 +683,7 @@ int container_state(const struct ocr_ctx *ctx, const char *id, char **ret_json, 
 	struct opened op;
 	int rc = -1;
 
-	if (open_container(ctx, id, &op, err) == 0) {
+	if (open_container_how(ctx, id, true, &op, err) == 0) {
 		*ret_json = state_oci_json(&op.st, op.status, true);
 		rc = *ret_json ? 0 : ocr_fail(err, ENOMEM, "encode state");
 	}
@@ -687,7 +717,7 @@ static int list_one(const struct ocr_ctx *ctx, const char *id, bool json, bool q
 	struct ocr_error err = {0};
 	struct opened op;
 
-	if (open_container(ctx, id, &op, &err) < 0) {
+	if (open_container_how(ctx, id, true, &op, &err) < 0) {
 		char msg[OCR_ERROR_MSG_MAX + 256];
 		ocr_error_format(&err, msg, sizeof(msg));
 		ocr_debug(&ctx->log, "list: %s", msg);

@@ -165,6 +165,33 @@ int state_open_dir(int rootfd, const char *id, struct ocr_error *err)
 	return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
 }
 
+int state_open_dir_nowait(int rootfd, const char *id, bool *ret_busy, struct ocr_error *err)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		cleanup_close int fd = -1;
+		struct stat st;
+
+		*ret_busy = false;
+		fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
+			return ocr_fail_errno(err, "open state of `%s`", id);
+		}
+		if (TEMP_FAILURE_RETRY(flock(fd, LOCK_SH | LOCK_NB)) < 0) {
+			if (errno != EWOULDBLOCK)
+				return ocr_fail_errno(err, "lock container `%s`", id);
+			*ret_busy = true;
+			return steal_fd(&fd);
+		}
+		if (fstat(fd, &st) < 0)
+			return ocr_fail_errno(err, "open state of `%s`", id);
+		if (st.st_nlink > 0)
+			return steal_fd(&fd);
+	}
+	return ocr_fail(err, ENOENT, "container `%s` does not exist", id);
+}
+
 int state_record(int dirfd, const char *name, const char *value, struct ocr_error *err)
 {
 	char link[64];

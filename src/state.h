@@ -54,6 +54,12 @@ int state_open_root(const struct ocr_ctx *ctx, bool create, struct ocr_error *er
 int state_create_dir(int rootfd, const char *id, struct ocr_error *err);
 /* Open and lock (flock, exclusive) an existing container directory. */
 int state_open_dir(int rootfd, const char *id, struct ocr_error *err);
+/* For readers (`state`, `list`), which must never wait for a slow create
+ * or delete: a shared lock if free at once, else *RET_BUSY and the
+ * directory unlocked (state.json is replaced atomically, so it can still
+ * be read). */
+int state_open_dir_nowait(int rootfd, const char *id, bool *ret_busy, struct ocr_error *err);
+
 /* Durable records of what create has set up, one per resource, made as the
  * resource is made: a symlink NAME.rec whose target is VALUE (at most
  * PATH_MAX - 1 bytes). One syscall, created whole or not at all, written

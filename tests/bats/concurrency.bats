@@ -161,3 +161,35 @@ EOF
 		assert_nothing_left
 	done
 }
+
+@test "concurrency: list and state never wait for a create stuck in a hook" {
+	marker_args
+	runtime run -d --bundle "$BUNDLE" other </dev/null >/dev/null 2>&1 || fail "run -d other failed"
+	# the create of CID holds its lock until the test says go (bounded)
+	add_hook createRuntime "$(write_hook stuck "echo ready >$BATS_TEST_TMPDIR/stuck.ready
+for i in \$(seq 300); do [ -e $BATS_TEST_TMPDIR/go ] && exit 0; sleep 0.1; done")"
+	"$OCIRT" --root "$ROOT" create --bundle "$BUNDLE" "$CID" </dev/null >/dev/null \
+		2>"$BATS_TEST_TMPDIR/create.err" &
+	local creator=$! st
+	wait_for_file "$BATS_TEST_TMPDIR/stuck.ready" || fail "hook did not run: $(cat "$BATS_TEST_TMPDIR/create.err")"
+	run --separate-stderr timeout 5 "$OCIRT" --root "$ROOT" list -f json
+	[ "$status" -eq 0 ] || fail "list during a stuck create: status $status (124: it blocked): $stderr"
+	st=$(jq -r --arg id "$CID" '.[] | select(.id == $id) | .status' <<<"$output")
+	[ "$st" = creating ] || fail "list says the stuck container is '$st': $output"
+	st=$(jq -r '.[] | select(.id == "other") | .status' <<<"$output")
+	[ "$st" = running ] || fail "list says the other container is '$st': $output"
+	run --separate-stderr timeout 5 "$OCIRT" --root "$ROOT" list
+	[ "$status" -eq 0 ] || fail "list (table) during a stuck create: status $status: $stderr"
+	run --separate-stderr timeout 5 "$OCIRT" --root "$ROOT" state other
+	[ "$status" -eq 0 ] || fail "state of another container: status $status: $stderr"
+	run --separate-stderr timeout 5 "$OCIRT" --root "$ROOT" state "$CID"
+	[ "$status" -eq 0 ] || fail "state of the stuck container: status $status: $stderr"
+	[ "$(jq -r .status <<<"$output")" = creating ] || fail "state says: $output"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$creator" || fail "create failed: $(cat "$BATS_TEST_TMPDIR/create.err")"
+	run state_field "$CID" .status
+	assert_output created
+	runtime delete --force "$CID"
+	runtime delete --force other
+	assert_nothing_left
+}
