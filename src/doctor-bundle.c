@@ -1,15 +1,21 @@
 #include "doctor-bundle.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "idmap.h"
+#include "spec-schema.h"
 #include "spec.h"
 #include "utils.h"
+
+/* Schema findings shown one by one; a config with more gets a count. */
+#define SCHEMA_MAX_FINDINGS 50u
 
 /* The runtime's defaults, from the config `spec --rootless` writes, so the
  * lists cannot drift from spec-default.c. */
@@ -342,19 +348,92 @@ static void check_idmap(const struct ocr_ctx *ctx, struct doctor_report *r, cons
 	free(plan);
 }
 
+/* The bytes of BUNDLE/config.json, with spec_load_keep()'s checks and
+ * messages: read here once, so that the schema walk also runs on a config
+ * the parser refuses (a misspelled required field is then explained). */
+static int read_config(const char *bundle, char **ret, size_t *ret_len, struct ocr_error *err)
+{
+	cleanup_close int dirfd = -1;
+	cleanup_close int fd = -1;
+	char path[64];
+	struct stat st;
+
+	dirfd = TEMP_FAILURE_RETRY(open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC));
+	if (dirfd < 0)
+		return ocr_fail_errno(err, "bundle `%s`", bundle);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = TEMP_FAILURE_RETRY(openat(dirfd, "config.json", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+	if (fd < 0)
+		return ocr_fail_errno(err, "bundle `%s`: open `config.json`", bundle);
+	if (fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "bundle `%s`: stat `config.json`", bundle);
+	if (!S_ISREG(st.st_mode))
+		return ocr_fail(err, EINVAL, "bundle `%s`: config.json is not a regular file", bundle);
+	if (st.st_size > (off_t)SPEC_MAX_FILE_SIZE)
+		return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
+				SPEC_MAX_FILE_SIZE / (1024u * 1024u));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (read_file_at(AT_FDCWD, path, SPEC_MAX_FILE_SIZE, ret, ret_len, err) < 0)
+		return ocr_wrap(err, "bundle `%s`: config.json", bundle);
+	return 0;
+}
+
+static void schema_report(void *data, const struct spec_schema_finding *f)
+{
+	struct doctor_report *r = data;
+	char ptr[512], fix[160];
+
+	/* Keys come from the file: escaped, a finding stays one line. */
+	str_escape(ptr, sizeof(ptr), f->pointer);
+	if (f->issue == SPEC_SCHEMA_TYPE) {
+		doctor_add(r, "bundle.schema", DOCTOR_WARN,
+			   "write the value runtime-spec defines there (other runtimes refuse this config)",
+			   "%s: expected %s, got %s", ptr, f->expected, f->got);
+	} else if (f->suggestion != NULL) {
+		snprintf(fix, sizeof(fix), "rename it to \"%s\"", f->suggestion);
+		doctor_add(r, "bundle.schema", DOCTOR_WARN, fix, "%s: unknown field (did you mean \"%s\"?)", ptr,
+			   f->suggestion);
+	} else {
+		doctor_add(r, "bundle.schema", DOCTOR_WARN,
+			   "remove it, or put data of your own in annotations: the runtime ignores it",
+			   "%s: unknown field", ptr);
+	}
+}
+
+/* Unknown fields and wrong types, by JSON pointer: warnings, since the
+ * runtime runs such a config (it ignores what it does not know). */
+static void check_schema(struct doctor_report *r, const char *buf, size_t len)
+{
+	struct ocr_error e = {0};
+	size_t n = 0;
+
+	if (spec_schema_check_buf(buf, len, SCHEMA_MAX_FINDINGS, schema_report, r, &n, &e) < 0)
+		return; /* not JSON: bundle.config already says where */
+	if (n > SCHEMA_MAX_FINDINGS)
+		doctor_add(r, "bundle.schema", DOCTOR_WARN, "correct the fields above first",
+			   "/: %zu more unknown fields or wrong types not shown", n - SCHEMA_MAX_FINDINGS);
+	else if (n == 0)
+		doctor_add(r, "bundle.schema", DOCTOR_OK, NULL,
+			   "/: every field is one of runtime-spec's, with its type");
+}
+
 int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doctor_report *r, struct ocr_error *err)
 {
+	cleanup_free char *buf = NULL;
 	struct spec *s = NULL;
 	struct ocr_error e = {0};
 	struct defaults d = {0};
 	char msg[OCR_ERROR_MSG_MAX + 64];
+	size_t len = 0;
 	char *def;
 
-	if (spec_load(bundle, &s, &e) < 0) {
+	if (read_config(bundle, &buf, &len, &e) < 0 || spec_parse(buf, len, "config.json", &s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		doctor_add(r, "bundle.config", DOCTOR_FAIL,
 			   "correct config.json (or write a fresh one with `ocirt-rootless spec --rootless`)", "%s",
 			   msg);
+		if (buf != NULL)
+			check_schema(r, buf, len);
 		return 0;
 	}
 	def = spec_default_json(true, ctx->euid, ctx->egid);
@@ -367,6 +446,7 @@ int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doct
 	d.caps = json_object_get(json_object_get(json_object_get(d.root, "process"), "capabilities"), "bounding");
 	d.masked = json_object_get(json_object_get(d.root, "linux"), "maskedPaths");
 	doctor_add(r, "bundle.config", DOCTOR_OK, NULL, "%s/config.json: loads (types and required fields)", bundle);
+	check_schema(r, buf, len);
 	check_caps(r, s, &d);
 	check_seccomp(r, s);
 	check_nnp(r, s);

@@ -6,8 +6,9 @@
  * beyond the runtime's default set, no seccomp, noNewPrivileges false,
  * host namespaces shared, writable /sys or /proc/sys, masked paths missing
  * compared with the default list, bind mounts of sensitive host paths, and
- * ids outside the map the runtime would build. Unknown fields are not
- * reported (spec_load ignores them). */
+ * ids outside the map the runtime would build. Unknown fields and values
+ * of the wrong type, which the parser ignores, are warnings by JSON pointer
+ * (spec-schema.h), also for a config that does not load. */
 #ifndef OCR_DOCTOR_BUNDLE_H
 #define OCR_DOCTOR_BUNDLE_H
 

@@ -198,3 +198,55 @@ assert_exit_matches_fails() {
 	run runtime doctor --help
 	assert_output --partial "--bundle DIR"
 }
+
+@test "doctor-bundle: unknown fields are warnings with their pointer and a did-you-mean, exit status unchanged" {
+	requires_ours "have a check verb"
+	run check --bundle "$BUNDLE"
+	local clean_status=$status
+	bfinding schema | grep -q '^ok ' || fail "the fixture has schema findings: $output"
+	update_config '.hostnme = "x"
+		| .process.capabilties = .process.capabilities
+		| .linux.resources.memroy = {limit: 1}
+		| .annotations["org.example/capabilties"] = "kept" | .annotations.hostnme = "kept"
+		| .linux.sysctl = {"net.ipv4.ip_forwrd": "1"}'
+	run check --bundle "$BUNDLE"
+	[ "$status" -eq "$clean_status" ] || fail "warnings changed the exit status ($clean_status -> $status): $output"
+	assert_exit_matches_fails
+	bfinding schema | grep -qF 'warn  bundle.schema      /hostnme: unknown field (did you mean "hostname"?); fix: rename it to "hostname"' ||
+		fail "no top-level warning: $output"
+	bfinding schema | grep -qF '/process/capabilties: unknown field (did you mean "capabilities"?)' ||
+		fail "no warning in process: $output"
+	bfinding schema | grep -qF '/linux/resources/memroy: unknown field (did you mean "memory"?)' ||
+		fail "no warning in linux.resources: $output"
+	[ "$(bfinding schema | grep -c .)" -eq 3 ] || fail "annotation or sysctl keys warned: $(bfinding schema)"
+}
+
+@test "doctor-bundle: a wrong type the parser ignores is a warning; a misspelled required field is explained" {
+	requires_ours "have a check verb"
+	update_config '.linux.intelRdt = {closID: 5} | .linux.netDevices = {"eth/0": {nmae: "c0"}}'
+	run check --bundle "$BUNDLE"
+	bfinding schema | grep -qF '/linux/intelRdt/closID: expected a string, got an integer' ||
+		fail "no type warning: $output"
+	bfinding schema | grep -qF '/linux/netDevices/eth~10/nmae: unknown field (did you mean "name"?)' ||
+		fail "no escaped pointer into the free-form netDevices key: $output"
+	update_config 'del(.linux.intelRdt, .linux.netDevices) | .process.arg = .process.args | del(.process.args)'
+	run check --bundle "$BUNDLE"
+	assert_failure 1
+	bfinding config | grep -q '^fail .*process\.args: required field is missing' || fail "no load failure: $output"
+	bfinding schema | grep -qF '/process/arg: unknown field (did you mean "args"?)' ||
+		fail "the failure is not explained: $output"
+}
+
+@test "doctor-bundle: --format json carries the schema pointer" {
+	requires_ours "have a check verb"
+	update_config '.process.capabilties = {} | .annotations["a/b"] = "x"'
+	run check --format json --bundle "$BUNDLE"
+	jq -e '.checks | length > 0' <<<"$output" >/dev/null || fail "not JSON: $output"
+	jq -e '[.checks[] | select(.check == "bundle.schema")] == [{check: "bundle.schema", status: "warn",
+		message: "/process/capabilties: unknown field (did you mean \"capabilities\"?)",
+		fix: "rename it to \"capabilities\""}]' <<<"$output" >/dev/null ||
+		fail "no single schema finding with its pointer: $output"
+	local nfail
+	nfail=$(jq '.fail' <<<"$output")
+	if [ "$nfail" -gt 0 ]; then [ "$status" -eq 1 ]; else [ "$status" -eq 0 ]; fi
+}
