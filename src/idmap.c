@@ -42,9 +42,11 @@ static bool is_exec_file(const char *path)
 
 bool idmap_find_program(const char *name, const char *path_env, char *buf, size_t len)
 {
-	static const char *const dirs[] = {"/usr/local/bin",  "/usr/bin",  "/bin",
-					   "/usr/local/sbin", "/usr/sbin", "/sbin"};
-	const char *p = path_env ? path_env : "";
+	/* Only without a PATH, as execvp(3) falls back to a default one: a set
+	 * PATH is the caller's word on what is installed, so a helper left out
+	 * of it (or removed) lets the shim be found instead. */
+	static const char default_path[] = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+	const char *p = path_env && path_env[0] ? path_env : default_path;
 
 	while (*p) {
 		size_t n = strcspn(p, ":");
@@ -57,11 +59,6 @@ bool idmap_find_program(const char *name, const char *path_env, char *buf, size_
 		p += n;
 		if (*p == ':')
 			p++;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		int w = snprintf(buf, len, "%s/%s", dirs[i], name);
-		if (w > 0 && (size_t)w < len && is_exec_file(buf))
-			return true;
 	}
 	if (len)
 		buf[0] = '\0';
@@ -88,6 +85,7 @@ static int configured_helper(const char *conf, const char *origin, enum subid_ki
 	char *base;
 
 	ret->configured = true;
+	ret->found = origin;
 	if (strchr(conf, '/') == NULL) {
 		if (!idmap_find_program(conf, getenv("PATH"), ret->path, sizeof(ret->path)))
 			return ocr_fail(err, ENOENT, "%s `%s`: no such program on PATH", origin, conf);
@@ -120,14 +118,22 @@ int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct id
 	}
 	if (conf && conf[0])
 		return configured_helper(conf, origin, kind, ret, err);
-	if (idmap_find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path)))
-		return 0;
-	if (exe_sibling("newuidmap-shim", ret->path, sizeof(ret->path)) ||
-	    idmap_find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
-		ret->shim = true;
+	if (idmap_find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path))) {
+		ret->found = path_env && path_env[0] ? "PATH" : "the default PATH";
 		return 0;
 	}
-	ret->path[0] = '\0';
+	ret->shim = true;
+	if (exe_sibling("newuidmap-shim", ret->path, sizeof(ret->path))) {
+		ret->found = kind == SUBID_UID ? "no newuidmap on PATH, newuidmap-shim next to the runtime"
+					       : "no newgidmap on PATH, newuidmap-shim next to the runtime";
+		return 0;
+	}
+	if (idmap_find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
+		ret->found = kind == SUBID_UID ? "no newuidmap on PATH, newuidmap-shim on PATH"
+					       : "no newgidmap on PATH, newuidmap-shim on PATH";
+		return 0;
+	}
+	memset(ret, 0, sizeof(*ret));
 	return 0;
 }
 
@@ -294,8 +300,9 @@ static int plan_rootless_default(const struct ocr_ctx *ctx, struct idmap_plan *p
 		plan->n_uid = idmap_default_map(plan->uid, ctx->euid, ur->r, ur->n);
 		plan->n_gid = idmap_default_map(plan->gid, ctx->egid, gr->r, gr->n);
 		plan->uid_helper = plan->gid_helper = true;
-		ocr_debug(&ctx->log, "idmap: uid ranges from %s, gid ranges from %s; helpers %s, %s", ur->where,
-			  gr->where, plan->uid_tool.path, plan->gid_tool.path);
+		ocr_debug(&ctx->log, "idmap: uid ranges from %s, gid ranges from %s; helpers %s (%s), %s (%s)",
+			  ur->where, gr->where, plan->uid_tool.path, plan->uid_tool.found, plan->gid_tool.path,
+			  plan->gid_tool.found);
 		return 0;
 	}
 	snprintf(plan->single_id_why, sizeof(plan->single_id_why), "%s", why);

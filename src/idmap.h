@@ -25,6 +25,7 @@ struct idmap_helper {
 	char path[PATH_MAX]; /* "" when none was found */
 	bool shim; /* newuidmap-shim's command line: [--gid] PID ... */
 	bool configured; /* from --idmap-helper or OCIRT_IDMAP_HELPER */
+	const char *found; /* how it was found, for --debug ("PATH", ...) */
 };
 
 struct idmap_plan {
@@ -64,14 +65,15 @@ size_t idmap_default_map(struct spec_idmap *m, uint32_t own, const struct idmap_
 /* Host id for container id ID under MAP (-1 when unmapped). */
 int64_t idmap_to_host(const struct spec_idmap *map, size_t n, uint32_t id);
 
-/* NAME in the directories of PATH_ENV (absolute ones only), then in
- * /usr/local/bin, /usr/bin, /bin, /usr/local/sbin, /usr/sbin, /sbin: the
- * first executable regular file, into BUF. */
+/* NAME in the directories of PATH_ENV (absolute ones only), or when
+ * PATH_ENV is unset or empty in /usr/local/bin, /usr/bin, /bin,
+ * /usr/local/sbin, /usr/sbin, /sbin (as execvp(3) does): the first
+ * executable regular file, into BUF. */
 bool idmap_find_program(const char *name, const char *path_env, char *buf, size_t len);
 
 /* The helper for KIND: --idmap-helper / OCIRT_IDMAP_HELPER when set, else
- * newuidmap/newgidmap (PATH first), else newuidmap-shim next to this
- * binary or on PATH. False, with RET->path empty, when there is none; a
+ * newuidmap/newgidmap on PATH, else newuidmap-shim next to this binary or
+ * on PATH. False, with RET->path empty, when there is none; a
  * configured helper that is not executable is an error. */
 int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct idmap_helper *ret, struct ocr_error *err);
 

@@ -272,6 +272,91 @@ deny"
 	grep -q "running: $OCIRT_SHIM_SUID --gid" <<<"$stderr" || fail "OCIRT_IDMAP_HELPER not used: $stderr"
 }
 
+# --------------------------- discovery without shadow's helpers installed
+
+# runtime_with_path DIRS ARGS...: the runtime with PATH=DIRS only, as on a
+# host where newuidmap/newgidmap are not installed (they are in /usr/bin
+# here, which such a PATH leaves out; the runtime searches standard
+# directories only when PATH is unset).
+runtime_with_path() {
+	local dirs=$1
+	shift
+	timeout --kill-after=5 "$OCIRT_TIMEOUT" env PATH="$dirs" "${RUNTIME_BIN:-$OCIRT}" --root "$ROOT" "$@"
+}
+
+# assert_full_map US UC: the container printed its uid_map, gid_map and
+# setgroups: the caller at 0, then the subordinate ranges from 1.
+assert_full_map() {
+	local us=$1 uc=$2
+	assert_line --index 0 --regexp "^ +0 +$HOST_UID +1$"
+	assert_line --index 1 --regexp "^ +1 +$us +$uc$"
+	grep -qE "^ +0 +$HOST_GID +1$" <<<"$output" || fail "no gid line for $HOST_GID: $output"
+	assert_line --index -1 allow
+}
+
+@test "idmap: without newuidmap/newgidmap installed, the shim on PATH maps the subordinate ranges" {
+	requires_ours "find newuidmap-shim on its own"
+	requires_shim
+	read -r us uc < <(subid_range /etc/subuid) || skip "no /etc/subuid range"
+	local shimdir
+	shimdir=$(dirname "$OCIRT_SHIM")
+	[ ! -e "$shimdir/newuidmap" ] && [ ! -e "$shimdir/newgidmap" ] || fail "$shimdir has shadow's helpers"
+	use_default_map
+	set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'
+	run --separate-stderr runtime_with_path "$shimdir" --debug run --bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	assert_full_map "$us" "$uc"
+	grep -qF "helpers $OCIRT_SHIM (no newuidmap on PATH, newuidmap-shim on PATH), $OCIRT_SHIM (no newgidmap on PATH, newuidmap-shim on PATH)" <<<"$stderr" ||
+		fail "the debug log does not name the shim as the helper found: $stderr"
+	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ 0 $HOST_UID 1 1 $us $uc" <<<"$stderr" ||
+		fail "the shim did not write the uid map: $stderr"
+	grep -qE "idmap: running: $OCIRT_SHIM --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
+		fail "the shim did not write the gid map: $stderr"
+	! grep -q "warning:" <<<"$stderr" || fail "a warning with a working shim: $stderr"
+}
+
+@test "idmap: without newuidmap/newgidmap installed, the shim next to the runtime is used" {
+	requires_ours "find newuidmap-shim on its own"
+	requires_shim
+	read -r us uc < <(subid_range /etc/subuid) || skip "no /etc/subuid range"
+	# An install dir of our own: a copy of the runtime and, beside it, the
+	# root-installed capable shim (a symlink keeps its file capability).
+	local dir=$BATS_TEST_TMPDIR/prefix empty=$BATS_TEST_TMPDIR/empty
+	mkdir -p "$dir" "$empty"
+	cp "$OCIRT" "$dir/ocirt-rootless"
+	ln -s "$OCIRT_SHIM" "$dir/newuidmap-shim"
+	use_default_map
+	set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'
+	RUNTIME_BIN=$dir/ocirt-rootless run --separate-stderr runtime_with_path "$empty" --debug run \
+		--bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	assert_full_map "$us" "$uc"
+	grep -qF "helpers $dir/newuidmap-shim (no newuidmap on PATH, newuidmap-shim next to the runtime)" <<<"$stderr" ||
+		fail "the debug log does not name the shim next to the runtime: $stderr"
+	grep -qE "idmap: running: $dir/newuidmap-shim --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
+		fail "the shim did not write the gid map: $stderr"
+}
+
+@test "idmap: with neither shadow's helpers nor the shim, the single-id map and one warning" {
+	requires_ours "fall back to a single-id map"
+	local empty=$BATS_TEST_TMPDIR/empty
+	mkdir -p "$empty"
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim is installed next to $OCIRT"
+	use_default_map
+	set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'
+	run --separate-stderr runtime_with_path "$empty" run --bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	run norm_map <<<"$output"
+	assert_output "0 $HOST_UID 1
+0 $HOST_GID 1
+deny"
+	local warn
+	warn=$(grep -v 'ambient capability' <<<"$stderr")
+	[ "$(grep -c . <<<"$warn")" -eq 1 ] || fail "expected one warning line, got: $warn"
+	grep -q "warning: newuidmap is not installed (Debian/Ubuntu: \`sudo apt install uidmap\`; .*), and no newuidmap-shim was found; mapping only your own id to root" <<<"$warn" ||
+		fail "the warning does not say why, the fix and what it limits: $warn"
+}
+
 # ------------------------------------------------- the shim on its own
 
 @test "shim: maps an allowed range and writes setgroups as newgidmap" {
