@@ -104,6 +104,27 @@ finding() {
 		fail "newgidmap: $(finding newgidmap)"
 }
 
+@test "doctor: without shadow's helpers on PATH it reports the shim it would use, or the missing helper" {
+	requires_ours "have a doctor"
+	[ -x "${OCIRT_SHIM:-}" ] || skip "newuidmap-shim not installed (tests/setup-shim.sh)"
+	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid || skip "$OCIRT_SHIM has no file capabilities"
+	chmod 0700 "$ROOT"
+	# PATH holds the installed shim only: newuidmap/newgidmap (in /usr/bin
+	# here) are not installed as far as the runtime can tell.
+	run timeout 20 env PATH="$(dirname "$OCIRT_SHIM")" "$OCIRT" --root "$ROOT" doctor
+	finding newuidmap | grep -qF "ok    newuidmap          \`$OCIRT_SHIM\` (newuidmap-shim), cap_setuid file capability" ||
+		fail "newuidmap: $(finding newuidmap)"
+	finding newgidmap | grep -qF "ok    newgidmap          \`$OCIRT_SHIM\` (newuidmap-shim), cap_setgid file capability" ||
+		fail "newgidmap: $(finding newgidmap)"
+	local empty=$BATS_TEST_TMPDIR/empty
+	mkdir -p "$empty"
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim is installed next to $OCIRT"
+	run timeout 20 env PATH="$empty" "$OCIRT" --root "$ROOT" doctor
+	finding newuidmap | grep -qF "warn  newuidmap          newuidmap is not installed: containers get a single-id map" ||
+		fail "newuidmap: $(finding newuidmap)"
+	finding newuidmap | grep -qF "; fix: sudo apt install uidmap" || fail "no fix: $(finding newuidmap)"
+}
+
 @test "doctor: XDG_RUNTIME_DIR unset or with a loose mode is a warning with the fix" {
 	requires_ours "have a doctor"
 	XDG_RUNTIME_DIR= run doctor
