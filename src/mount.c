@@ -2,13 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 
+#include "resolve.h"
 #include "utils.h"
 
 #ifndef MS_NOSYMFOLLOW
@@ -158,20 +157,9 @@ void mount_fd_path(int fd, char *buf, size_t len)
 
 static int open_in_root(int rootfd, const char *path, int flags)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-
 	while (*path == '/')
 		path++;
-	if (*path == '\0')
-		path = ".";
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN)
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd;
+	return resolve_in_root(rootfd, *path == '\0' ? "." : path, flags);
 }
 
 /* Create the missing components of PATH one by one; each parent is

@@ -1,5 +1,6 @@
 /* Mount primitives: option parsing and symlink-safe targets. Every path
- * inside the container root is resolved with openat2(RESOLVE_IN_ROOT), and
+ * inside the container root is resolved with openat2(RESOLVE_IN_ROOT) (or
+ * the user-space walk of resolve.c where the kernel lacks it), and
  * mounts go onto /proc/self/fd/N of an O_PATH fd, so a symlink planted in
  * the rootfs can never redirect a mount to the host. */
 #ifndef OCR_MOUNT_H

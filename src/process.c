@@ -1,7 +1,6 @@
 #include "process.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <grp.h>
 #include <sched.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "caps.h"
 #include "lsm.h"
+#include "resolve.h"
 #include "utils.h"
 
 static const char default_path[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -58,18 +58,16 @@ static int check_executable(const struct process_plan *pp, const char *path, str
  * host (CVE-2024-21626). */
 static int open_cwd(const char *cwd, bool create, struct ocr_error *err)
 {
-	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int fd;
 
 	if (root < 0)
 		return ocr_fail_errno(err, "open /");
-	fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+	fd = resolve_in_root(root, cwd, O_PATH | O_DIRECTORY);
 	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdir_p(cwd, 0755, err) < 0)
 			return ocr_wrap(err, "process.cwd");
-		fd = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+		fd = resolve_in_root(root, cwd, O_PATH | O_DIRECTORY);
 	}
 	if (fd < 0 && errno == ENOTDIR)
 		return ocr_fail(err, ENOTDIR, "process.cwd `%s` is not a directory", cwd);

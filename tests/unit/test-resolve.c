@@ -1,0 +1,217 @@
+/* The user-space RESOLVE_IN_ROOT walk (src/resolve.c) on a temporary
+ * tree: it must stay in the root whatever the symlinks say, and give what
+ * openat2 gives (same errno, same inode) for every case of the table. */
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "resolve.h"
+#include "tap.h"
+#include "utils.h"
+
+struct rcase {
+	const char *path;
+	int flags;
+	int err; /* 0: success */
+	const char *expect; /* on success: the path in the root it must be, or NULL */
+};
+
+static const struct rcase cases[] = {
+	{"/file", O_PATH, 0, "file"},
+	{"file", O_RDONLY, 0, "file"},
+	{"/dir/file", O_PATH, 0, "dir/file"},
+	{"/", O_PATH | O_DIRECTORY, 0, "."},
+	{"dir/", O_PATH, 0, "dir"},
+	{"file/", O_PATH, ENOTDIR, NULL},
+	{"/../../../../file", O_PATH, 0, "file"},
+	{"dir/../../../dir/./file", O_PATH, 0, "dir/file"},
+	/* absolute symlink out of the root: lands in the root's etc */
+	{"abs_out/passwd", O_PATH, ENOENT, NULL},
+	{"abs_out", O_PATH, ENOENT, NULL},
+	{"abs_dir/file", O_PATH, 0, "dir/file"},
+	/* relative symlinks climbing beyond the root */
+	{"rel_out", O_PATH, 0, "."},
+	{"esc", O_PATH, ENOENT, NULL}, /* ../secret exists outside */
+	{"dir/up/file", O_PATH, 0, "file"},
+	{"loop1", O_PATH, ELOOP, NULL},
+	{"loop1/x", O_PATH, ELOOP, NULL},
+	{"dangling", O_PATH, ENOENT, NULL},
+	{"dangling", O_PATH | O_NOFOLLOW, 0, "dangling"},
+	{"link_file", O_PATH | O_DIRECTORY, ENOTDIR, NULL},
+	{"link_file", O_PATH, 0, "file"},
+	{"link_file", O_PATH | O_NOFOLLOW, 0, "link_file"},
+	{"link_file", O_RDONLY | O_NOFOLLOW, ELOOP, NULL},
+	{"link_dir", O_PATH | O_DIRECTORY, 0, "dir"},
+	{"link_dir/", O_PATH | O_NOFOLLOW, 0, "dir"},
+	{"file/x", O_PATH, ENOTDIR, NULL},
+	{"missing/x", O_PATH, ENOENT, NULL},
+	{"chain40", O_PATH, 0, "file"},
+	{"chain41", O_PATH, ELOOP, NULL},
+	{"empty_link", O_PATH, ENOENT, NULL},
+};
+
+static int make_tree(const char *top)
+{
+	char buf[64];
+	int root;
+
+	if (mkdirat(AT_FDCWD, top, 0755) < 0)
+		return -1;
+	root = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	mkdirat(root, "dir", 0755);
+	close(openat(root, "file", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	close(openat(root, "dir/file", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	close(openat(root, "../secret", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	symlinkat("/etc", root, "abs_out");
+	symlinkat("/dir", root, "abs_dir");
+	symlinkat("../../../../../../..", root, "rel_out");
+	symlinkat("../secret", root, "esc");
+	symlinkat("../../..", root, "dir/up");
+	symlinkat("loop2", root, "loop1");
+	symlinkat("loop1", root, "loop2");
+	symlinkat("nowhere", root, "dangling");
+	symlinkat("file", root, "link_file");
+	symlinkat("dir", root, "link_dir");
+	/* chainN: N symlinks end to end, then the file */
+	symlinkat("file", root, "c0");
+	for (int i = 1; i < 41; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "c%d", i);
+		snprintf(buf, sizeof(buf), "c%d", i - 1);
+		symlinkat(buf, root, name);
+	}
+	symlinkat("c38", root, "chain40"); /* 1 + 39 links */
+	symlinkat("c39", root, "chain41");
+	return root;
+}
+
+static bool same_as(int fd, int root, const char *expect)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || fstatat(root, expect, &b, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static int kernel_openat2(int root, const char *path, int flags)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+
+	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+}
+
+static void check_case(int root, const struct rcase *c, bool have_openat2)
+{
+	int fd = resolve_in_root_fallback(root, c->path, c->flags);
+	int e = fd < 0 ? errno : 0;
+
+	if (c->err != 0) {
+		is_int(e, c->err, "`%s` (flags %#x) fails with %s", c->path, (unsigned)c->flags, strerror(c->err));
+	} else {
+		ok(fd >= 0 && same_as(fd, root, c->expect), "`%s` (flags %#x) is `%s`", c->path, (unsigned)c->flags,
+		   c->expect);
+		if (fd < 0)
+			diag("errno %d (%s)", e, strerror(e));
+	}
+	if (have_openat2) {
+		int kfd = kernel_openat2(root, c->path, c->flags);
+		int ke = kfd < 0 ? errno : 0;
+		struct stat a, b;
+		bool same = ke == e;
+
+		if (same && fd >= 0)
+			same = fstat(fd, &a) == 0 && fstat(kfd, &b) == 0 && a.st_dev == b.st_dev &&
+			       a.st_ino == b.st_ino;
+		ok(same, "`%s` (flags %#x): same result as openat2", c->path, (unsigned)c->flags);
+		if (!same)
+			diag("fallback errno %d, openat2 errno %d", e, ke);
+		if (kfd >= 0)
+			close(kfd);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Magic links are refused and plain procfs symlinks followed, with the
+ * real / as the root (there is a /proc there). */
+static void check_proc(bool have_openat2)
+{
+	cleanup_close int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	fd = resolve_in_root_fallback(slash, "/proc/self/fd/0", O_PATH);
+	is_int(fd < 0 ? errno : 0, ELOOP, "a magic link (/proc/self/fd/0) is refused with ELOOP");
+	if (fd >= 0)
+		close(fd);
+	fd = resolve_in_root_fallback(slash, "/proc/self/cwd/", O_PATH);
+	is_int(fd < 0 ? errno : 0, ELOOP, "a magic link in the middle (/proc/self/cwd/) is refused");
+	if (fd >= 0)
+		close(fd);
+	fd = resolve_in_root_fallback(slash, "/proc/self/status", O_RDONLY);
+	ok(fd >= 0, "/proc/self (a plain procfs symlink) is followed");
+	if (fd >= 0)
+		close(fd);
+	fd = resolve_in_root_fallback(slash, "/proc/self/exe", O_PATH | O_NOFOLLOW);
+	ok(fd >= 0, "a magic link itself opens with O_PATH|O_NOFOLLOW, as with openat2");
+	if (fd >= 0)
+		close(fd);
+	if (have_openat2) {
+		fd = kernel_openat2(slash, "/proc/self/fd/0", O_PATH);
+		is_int(fd < 0 ? errno : 0, ELOOP, "openat2 agrees on /proc/self/fd/0");
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char top[PATH_MAX];
+	cleanup_free char *rootdir = NULL;
+	cleanup_close int root = -1;
+	bool have_openat2;
+	int fd;
+
+	snprintf(top, sizeof(top), "%s/ocirt-resolve.XXXXXX", tmp != NULL && strlen(tmp) < 256 ? tmp : "/tmp");
+	if (mkdtemp(top) == NULL) {
+		printf("Bail out! mkdtemp %s: %s\n", top, strerror(errno));
+		return 1;
+	}
+	rootdir = xasprintf("%s/root", top);
+	root = make_tree(rootdir);
+	if (root < 0) {
+		printf("Bail out! cannot make the test tree in %s\n", rootdir);
+		return 1;
+	}
+	fd = kernel_openat2(root, "file", O_PATH);
+	have_openat2 = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		diag("openat2 not available (%s): no comparison with the kernel", strerror(errno));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		check_case(root, &cases[i], have_openat2);
+	check_proc(have_openat2);
+
+	fd = resolve_in_root_fallback(root, "new", O_CREAT | O_WRONLY);
+	is_int(fd < 0 ? errno : 0, EINVAL, "O_CREAT is refused (the callers create with mkdirat)");
+	fd = resolve_in_root(root, "abs_dir/file", O_PATH);
+	ok(fd >= 0 && same_as(fd, root, "dir/file"), "resolve_in_root (openat2 or the walk) resolves too");
+	if (fd >= 0)
+		close(fd);
+	{
+		cleanup_free char *rm = xasprintf("rm -rf '%s'", top);
+		if (system(rm) != 0)
+			diag("could not remove %s", rootdir);
+	}
+	return done_testing();
+}
