@@ -298,3 +298,27 @@ tamper_and_delete() {
 	done
 	assert_nothing_left
 }
+
+@test "crash: delete --force of a fuse-overlayfs container with a garbled state.json removes its mount" {
+	requires_ours "assemble a layered rootfs"
+	command -v fuse-overlayfs >/dev/null || skip "fuse-overlayfs is not installed"
+	[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not accessible: as root, chmod 0666 /dev/fuse"
+	marker_args
+	mv "$BUNDLE/rootfs" "$BATS_TEST_TMPDIR/lower"
+	update_config '.root.path = "does-not-exist"'
+	runtime run -d --layer "$BATS_TEST_TMPDIR/lower" --overlay fuse --bundle "$BUNDLE" "$CID" </dev/null \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/run.err" || fail "run -d failed: $(cat "$BATS_TEST_TMPDIR/run.err")"
+	local cpid fpids
+	cpid=$(state_field "$CID" .pid)
+	fpids=$(pgrep -u "$(id -u)" -f "fuse-overlayfs .*workdir=$ROOT/$CID/overlay/work" || true)
+	[ -n "$fpids" ] || fail "no fuse-overlayfs process"
+	printf 'garbage' >"$ROOT/$CID/state.json"
+	run --separate-stderr runtime delete --force "$CID"
+	[ "$status" -eq 0 ] || fail "delete --force failed ($status): $stderr"
+	wait_pid_gone "$cpid" 5 || fail "the container's init survived"
+	# shellcheck disable=SC2086 # one pid per word
+	wait_pid_gone $fpids 5 || fail "fuse-overlayfs survived"
+	! grep -q "$ROOT/$CID" /proc/self/mountinfo || fail "a mount of the container is left"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left: $(ls -A "$ROOT/$CID")"
+	assert_nothing_left
+}
