@@ -31,11 +31,12 @@ int lsm_check(const struct spec_process *p, struct ocr_error *err)
 	return 0;
 }
 
-/* The new interface first, then the one shared by all LSMs. */
+/* The new interface first, then the one shared by all LSMs. Written after
+ * pivot_root, through the container's /proc: only into the real procfs. */
 static int write_attr(const char *const *paths, const char *value, const char *field, struct ocr_error *err)
 {
 	for (size_t i = 0; paths[i]; i++) {
-		int rc = write_file_at(AT_FDCWD, paths[i], value, strlen(value), err);
+		int rc = write_proc_file(paths[i], value, strlen(value), err);
 		if (rc == 0)
 			return 0;
 		if (err->err != ENOENT)

@@ -576,11 +576,13 @@ int rootfs_sysctl(const struct spec *spec, bool own_netns, bool own_ipcns, bool 
 		for (char *p = path + 10; *p; p++)
 			if (*p == '.')
 				*p = '/';
-		if (write_file_at(AT_FDCWD, path, lx->sysctl[i].value, strlen(lx->sysctl[i].value), err) < 0) {
+		/* After the config's mounts and createContainer hooks: the
+		 * file must still be the kernel's (CVE-2025-52881). */
+		if (write_proc_file(path, lx->sysctl[i].value, strlen(lx->sysctl[i].value), err) < 0) {
 			cleanup_free char *clamped = NULL;
 			if (err->err == EINVAL && strcmp(key, "net.ipv4.ping_group_range") == 0)
 				clamped = clamp_ping_range(lx->sysctl[i].value);
-			if (clamped == NULL || write_file_at(AT_FDCWD, path, clamped, strlen(clamped), err) < 0)
+			if (clamped == NULL || write_proc_file(path, clamped, strlen(clamped), err) < 0)
 				return ocr_wrap(err, "linux.sysctl `%s`", SHOWN(key));
 		}
 	}

@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -201,6 +203,64 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len, str
 	fd = TEMP_FAILURE_RETRY(openat(dirfd, path, O_WRONLY | O_CLOEXEC));
 	if (fd < 0)
 		return ocr_fail_errno(err, "open `%s`", path);
+	if (write_all(fd, data, len) < 0)
+		return ocr_fail_errno(err, "write `%s`", path);
+	if (close(steal_fd(&fd)) < 0)
+		return ocr_fail_errno(err, "close `%s`", path);
+	return 0;
+}
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+#define PROC_ROOT_INO 1
+
+/* "/proc" as it is now, when it really is the root of a proc file system:
+ * not a symlink, not a tmpfs with look-alike files, not a bind of some
+ * directory inside proc. */
+static int open_proc_root(struct ocr_error *err)
+{
+	cleanup_close int fd = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct statfs sf;
+	struct stat st;
+
+	if (fd < 0)
+		return ocr_fail_errno(err, "open /proc (it must be a proc file system, not a symlink)");
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "stat /proc");
+	if (sf.f_type != PROC_SUPER_MAGIC || st.st_ino != PROC_ROOT_INO)
+		return ocr_fail(err, EPERM, "/proc is not the root of a proc file system: refusing to write to it");
+	return steal_fd(&fd);
+}
+
+int write_proc_file(const char *path, const char *data, size_t len, struct ocr_error *err)
+{
+	struct open_how how = {
+		.flags = O_WRONLY | O_NOCTTY | O_CLOEXEC,
+		/* No mount may be crossed below /proc: a file another mount
+		 * put there is not the kernel's (CVE-2025-52881). /proc/self
+		 * and /proc/thread-self are plain symlinks and still work. */
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int procfd = -1;
+	cleanup_close int fd = -1;
+	struct statfs sf;
+
+	if (!str_has_prefix(path, "/proc/") || path[6] == '\0')
+		return ocr_fail(err, EINVAL, "`%s` is not a file under /proc", path);
+	procfd = open_proc_root(err);
+	if (procfd < 0)
+		return ocr_wrap(err, "write `%s`", path);
+	do
+		fd = (int)syscall(SYS_openat2, procfd, path + 6, &how, sizeof(how));
+	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+	if (fd < 0 && errno == EXDEV)
+		return ocr_fail(err, EXDEV,
+				"open `%s`: another mount covers it or a directory above it: refusing to write", path);
+	if (fd < 0)
+		return ocr_fail_errno(err, "open `%s`", path);
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return ocr_fail(err, EXDEV, "open `%s`: not a file of the proc file system: refusing to write", path);
 	if (write_all(fd, data, len) < 0)
 		return ocr_fail_errno(err, "write `%s`", path);
 	if (close(steal_fd(&fd)) < 0)

@@ -75,6 +75,11 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 /* Write a file in place (no truncation of a longer one is needed for the
  * /proc files this is used with). */
 int write_file_at(int dirfd, const char *path, const char *data, size_t len, struct ocr_error *err);
+/* Write a file under /proc (PATH starts with "/proc/") only when it is
+ * the kernel's: /proc must be the root of a proc file system and no other
+ * mount may cover PATH or any directory on the way (EXDEV), so a symlink
+ * or a mount planted in a container cannot redirect the write. */
+int write_proc_file(const char *path, const char *data, size_t len, struct ocr_error *err);
 /* Write via a temporary file, fsync-free rename: readers see old or new. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, struct ocr_error *err);
 

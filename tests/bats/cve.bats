@@ -1,0 +1,83 @@
+#!/usr/bin/env bats
+# Regression tests for container-breakout CVE classes of OCI runtimes
+# (issue 10): each sets up the attack a malicious image or config could
+# make and asserts on what the container and the host see afterwards.
+# Tests for CVE-2019-5736, CVE-2024-21626 and CVE-2019-16884 are in
+# security.bats and mounts.bats.
+
+load helpers
+
+# ---- CVE-2025-52881: writes to /proc redirected by a mount ---------------------------------
+
+# add_hook KIND SCRIPT: a hook running `sh -c SCRIPT` (a createContainer hook
+# runs in the container's namespaces, after its mounts, before sysctls).
+add_hook() {
+	update_config '.hooks[$k] += [{path: "/bin/sh", args: ["sh", "-c", $s]}]' --arg k "$1" --arg s "$2"
+}
+
+@test "cve: CVE-2025-52881: a sysctl write never lands in a file a mount put over /proc/sys" {
+	local fake=$BATS_TEST_TMPDIR/fake-sysctl
+	echo 0 >"$fake"
+	update_config '.linux.sysctl = {"kernel.shm_rmid_forced": "1"}'
+	add_hook createContainer "mount --bind '$fake' /proc/sys/kernel/shm_rmid_forced"
+	run_ctr cat /proc/sys/kernel/shm_rmid_forced
+	# Either the runtime refuses, naming the file, or it wrote the kernel's
+	# file; it never writes the file mounted over it.
+	[ "$(cat "$fake")" = 0 ] || fail "the sysctl was written into the file mounted over /proc/sys: $(cat "$fake")"
+	if [ "$status" -ne 0 ]; then
+		assert_runtime_error 'shm_rmid_forced'
+	else
+		assert_output 1
+	fi
+	assert_no_containers
+}
+
+@test "cve: CVE-2025-52881: /proc a symlink to look-alike files does not receive the runtime's writes" {
+	# The image's /proc is a symlink to a directory of fake proc files, and
+	# a tmpfs goes on /proc through it; the sysctl is still written to the
+	# kernel's file and the fakes are untouched.
+	local r=$BUNDLE/rootfs
+	rm -rf "$r/proc"
+	mkdir -p "$r/fakeproc/sys/kernel" "$r/fakeproc/thread-self/attr"
+	echo 0 >"$r/fakeproc/sys/kernel/shm_rmid_forced"
+	echo none >"$r/fakeproc/thread-self/attr/exec"
+	ln -s /fakeproc "$r/proc"
+	update_config '.linux.sysctl = {"kernel.shm_rmid_forced": "1"}
+		| .mounts |= map(select(.destination != "/proc"))
+		| .mounts = [{destination: "/proc", type: "tmpfs", source: "tmpfs", options: ["mode=755"]}] + .mounts
+		| .mounts += [{destination: "/realproc", type: "proc", source: "proc"}]'
+	run_ctr cat /realproc/sys/kernel/shm_rmid_forced
+	[ "$(cat "$r/fakeproc/sys/kernel/shm_rmid_forced")" = 0 ] || fail "a fake sysctl file was written"
+	[ "$(cat "$r/fakeproc/thread-self/attr/exec")" = none ] || fail "a fake attr file was written"
+	if [ "$status" -ne 0 ]; then
+		assert_runtime_error 'proc'
+	else
+		assert_output 1
+	fi
+	assert_no_containers
+}
+
+@test "cve: CVE-2025-52881: an LSM label is never written through a fake /proc" {
+	local field value
+	if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ]; then
+		field=apparmorProfile value=unconfined
+	elif [ -e /sys/fs/selinux/enforce ]; then
+		field=selinuxLabel value=$(cat /proc/self/attr/current | tr -d '\0')
+	else
+		skip "neither AppArmor nor SELinux is enabled: the runtime writes no LSM attribute here"
+	fi
+	local r=$BUNDLE/rootfs
+	rm -rf "$r/proc"
+	mkdir -p "$r/fakeproc/thread-self/attr/apparmor"
+	echo none >"$r/fakeproc/thread-self/attr/exec"
+	echo none >"$r/fakeproc/thread-self/attr/apparmor/exec"
+	ln -s /fakeproc "$r/proc"
+	update_config '.mounts |= map(select(.destination != "/proc"))
+		| .mounts = [{destination: "/proc", type: "tmpfs", source: "tmpfs"}] + .mounts
+		| .process[$f] = $v' --arg f "$field" --arg v "$value"
+	run_ctr true
+	[ "$(cat "$r/fakeproc/thread-self/attr/exec")" = none ] || fail "the label went into a fake attr file"
+	[ "$(cat "$r/fakeproc/thread-self/attr/apparmor/exec")" = none ] || fail "the profile went into a fake attr file"
+	assert_runtime_error '/proc'
+	assert_no_containers
+}
