@@ -111,6 +111,8 @@ void loop_free(struct net_loop *l);
  * Returns the frame's length (at *RET_FRAME), -1 when malformed. */
 struct virtio_net_hdr;
 ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6, uint8_t **ret_frame);
+/* A SYN libslirp sends: its MSS option set to MSS4/MSS6, checksum kept. */
+void offload_syn_to_guest(uint8_t *frame, size_t len, unsigned mss4, unsigned mss6);
 /* The header for a frame libslirp sends: GSO for TCP beyond TAP_MTU. */
 void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct virtio_net_hdr *h);
 

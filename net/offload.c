@@ -1,10 +1,13 @@
 /* Offloads between the tap (virtio-net headers) and libslirp, so that
  * neither side has to work in MTU-sized pieces:
  *  - from the container: finish the checksums its kernel left to us and
- *    take its TSO segments (up to 64 KiB) whole; raise the MSS option of
- *    its SYNs to what libslirp's side can take, so libslirp sends large
- *    segments too;
- *  - to the container: frames are marked DATA_VALID (libslirp's checksums
+ *    take its TSO segments (up to 64 KiB) whole; set the MSS option of
+ *    its SYNs to a large one libslirp's side can take (half the window
+ *    libslirp allows, see MSS_CAP in slirp.c), so libslirp sends large
+ *    segments too, two per window;
+ *  - to the container: libslirp's SYNs get the same MSS (so the
+ *    container's TCP need not wait for a window of a whole 64 KiB MSS);
+ *    frames are marked DATA_VALID (libslirp's checksums
  *    are right; the container's kernel skips checking them), and a TCP
  *    segment larger than the tap's MTU goes with a GSO header (gso_size
  *    from the MTU), which that kernel takes as a coalesced (GRO) segment.
@@ -81,9 +84,9 @@ static uint8_t *tcp_of(uint8_t *f, size_t len, int *ret_family, size_t *ret_l3le
 	return f + ETH_HLEN_ + l3len;
 }
 
-/* Raise the MSS option of a SYN to MSS. With FIX_CSUM the TCP checksum is
- * updated (RFC 1624); else the caller computes it afterwards. */
-static void mss_raise(uint8_t *f, size_t len, unsigned mss4, unsigned mss6, bool fix_csum)
+/* Set the MSS option of a SYN to MSS4/MSS6. With FIX_CSUM the TCP
+ * checksum is updated (RFC 1624); else the caller computes it afterwards. */
+static void mss_set(uint8_t *f, size_t len, unsigned mss4, unsigned mss6, bool fix_csum)
 {
 	int family;
 	size_t l3len, thl;
@@ -109,7 +112,7 @@ static void mss_raise(uint8_t *f, size_t len, unsigned mss4, unsigned mss6, bool
 		if (kind == TCPOPT_MAXSEG && olen == TCPOLEN_MAXSEG) {
 			uint16_t old = (uint16_t)(th[i + 2] << 8 | th[i + 3]), sum;
 			uint32_t c;
-			if (old >= want)
+			if (old == want)
 				return;
 			th[i + 2] = (uint8_t)(want >> 8);
 			th[i + 3] = (uint8_t)want;
@@ -143,7 +146,7 @@ ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6,
 	*ret_frame = f;
 	partial = h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	if (mss4)
-		mss_raise(f, len, mss4, mss6, !partial);
+		mss_set(f, len, mss4, mss6, !partial);
 	if (partial) {
 		/* The field holds the pseudo-header sum: sum from csum_start. */
 		size_t start = h.csum_start, off = (size_t)h.csum_start + h.csum_offset;
@@ -159,6 +162,11 @@ ssize_t offload_from_guest(uint8_t *buf, size_t n, unsigned mss4, unsigned mss6,
 	 * whole length and checksum, and libslirp's TCP takes segments
 	 * larger than the MSS. */
 	return (ssize_t)len;
+}
+
+void offload_syn_to_guest(uint8_t *frame, size_t len, unsigned mss4, unsigned mss6)
+{
+	mss_set(frame, len, mss4, mss6, true);
 }
 
 void offload_to_guest(const uint8_t *frame, size_t len, unsigned tap_mtu, struct virtio_net_hdr *h)

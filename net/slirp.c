@@ -23,6 +23,16 @@
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
 /* Frames read per wake-up before slirp gets to its sockets again. */
 #define TAP_BATCH 64
+/* The MSS both TCP stacks are told to use while offloads are on (SYN
+ * options rewritten both ways, offload.c). libslirp has no window
+ * scaling, so at most 65535 bytes are in flight each way: with an MSS of
+ * 65480 (what MTU 65520 gives) one segment fills the window and each
+ * sender waits a whole round trip, and Linux will not send into a window
+ * smaller than its MSS. Two segments per window keep the pipe moving;
+ * with offloads a segment costs no more frames for it. Measured in
+ * bench/FINDINGS.md ("Rootless network"). */
+#define MSS_CAP 32728
+#define SYN_MAX 256 /* a SYN with every option fits */
 
 struct net_timer {
 	SlirpTimerId id;
@@ -42,7 +52,7 @@ struct net_loop {
 	size_t n_forwards;
 	int next_id;
 	size_t n_udp_forwards;
-	unsigned mss4, mss6; /* raise SYNs' MSS to these; 0: leave */
+	unsigned mss4, mss6; /* set SYNs' MSS to these (both ways); 0: leave */
 	int64_t now; /* ms, CLOCK_MONOTONIC, read once per turn */
 	int64_t last_frame; /* ms: a frame in or out */
 	int64_t drain_deadline; /* ms; 0 while not stopping */
@@ -66,6 +76,19 @@ static int64_t now_ms(void)
 	return cb_clock_get_ns(NULL) / 1000000;
 }
 
+/* A TCP SYN (IPv4 or IPv6, no extension headers): cheap test, done for
+ * every frame to the container. */
+static bool is_tcp_syn(const uint8_t *f, size_t len)
+{
+	if (len >= 14 + 20 + 20 && f[12] == 0x08 && f[13] == 0x00 && f[14 + 9] == IPPROTO_TCP) {
+		size_t th = 14 + (size_t)(f[14] & 0xf) * 4;
+		return th + 20 <= len && (f[th + 13] & 0x02);
+	}
+	if (len >= 14 + 40 + 20 && f[12] == 0x86 && f[13] == 0xdd && f[14 + 6] == IPPROTO_TCP)
+		return f[14 + 40 + 13] & 0x02;
+	return false;
+}
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct net_loop *l = opaque;
@@ -77,6 +100,12 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 	if (l->cfg->offload) {
 		struct virtio_net_hdr h;
 		struct iovec iov[2] = {{&h, VNET_HDR_LEN}, {(void *)buf, len}};
+		uint8_t syn[SYN_MAX];
+		if (l->mss4 && len <= sizeof(syn) && is_tcp_syn(buf, len)) {
+			memcpy(syn, buf, len);
+			offload_syn_to_guest(syn, len, l->mss4, l->mss6);
+			iov[1].iov_base = syn;
+		}
 		offload_to_guest(buf, len, l->cfg->mtu, &h);
 		n = TEMP_FAILURE_RETRY(writev(l->tapfd, iov, 2));
 		if (n >= (ssize_t)VNET_HDR_LEN)
@@ -433,9 +462,9 @@ int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, str
 		l->udp = udp_sessions_new();
 	if (cfg->dns_upstream_len)
 		l->dns = dns_proxy_new(&cfg->dns_upstream, cfg->dns_upstream_len, cfg->mtu, cb_send_packet, l);
-	if (slirp_mtu(cfg) > cfg->mtu) {
-		l->mss4 = slirp_mtu(cfg) - 40;
-		l->mss6 = slirp_mtu(cfg) - 60;
+	if (cfg->offload) {
+		l->mss4 = MIN(slirp_mtu(cfg) - 40, MSS_CAP);
+		l->mss6 = MIN(slirp_mtu(cfg) - 60, MSS_CAP);
 	}
 	*ret = l;
 	l->pidfd = (int)syscall(SYS_pidfd_open, cfg->pid, 0);
