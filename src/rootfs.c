@@ -377,12 +377,30 @@ static int setup_dev(struct rootfs_ctx *rc, bool dev_is_tmpfs, struct ocr_error 
 	return 0;
 }
 
+/* The host's /dev/null, opened before any mount or hook of the container
+ * can replace or cover it, and checked to be the null device: masked paths
+ * are bound from this fd, never from a path (CVE-2025-31133). */
+static int open_devnull(struct ocr_error *err)
+{
+	cleanup_close int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "open the host's /dev/null");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		return ocr_fail(err, EPERM, "the host's /dev/null is not the character device 1:3");
+	return steal_fd(&fd);
+}
+
 int rootfs_prepare(struct rootfs_ctx *rc, struct ocr_error *err)
 {
 	const struct spec_linux *lx = rc->spec->linux_;
 	unsigned long prop = MS_SLAVE | MS_REC;
 	bool dev_is_tmpfs = false;
 
+	rc->devnull_fd = open_devnull(err);
+	if (rc->devnull_fd < 0)
+		return -1;
 	if (lx && lx->has_rootfs_propagation)
 		prop = lx->rootfs_propagation | MS_REC;
 	/* Keep our mounts from reaching the host (and the host's from us when
@@ -404,10 +422,26 @@ int rootfs_prepare(struct rootfs_ctx *rc, struct ocr_error *err)
 	return setup_dev(rc, dev_is_tmpfs, err);
 }
 
+/* What PATH shows now must be the very /dev/null we opened. */
+static int check_masked(struct rootfs_ctx *rc, const char *path, struct ocr_error *err)
+{
+	cleanup_close int fd = mount_open_in_root(rc->rootfd, path, false, false, err);
+	struct stat st, null_st;
+
+	if (fd < 0)
+		return ocr_wrap(err, "mask `%s`", SHOWN(path));
+	if (fstat(fd, &st) < 0 || fstat(rc->devnull_fd, &null_st) < 0)
+		return ocr_fail_errno(err, "mask `%s`: stat", SHOWN(path));
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3) || st.st_dev != null_st.st_dev ||
+	    st.st_ino != null_st.st_ino)
+		return ocr_fail(err, EPERM, "mask `%s`: it does not show /dev/null after the bind", SHOWN(path));
+	return 0;
+}
+
 static int mask_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *err)
 {
 	cleanup_close int fd = mount_open_in_root(rc->rootfd, path, false, false, err);
-	char target[64];
+	char target[64], source[64];
 	struct stat st;
 
 	if (fd < 0) {
@@ -424,10 +458,12 @@ static int mask_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *
 		if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0000") <
 		    0)
 			return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
-	} else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
-		return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
+		return 0;
 	}
-	return 0;
+	mount_fd_path(rc->devnull_fd, source, sizeof(source));
+	if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+		return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
+	return check_masked(rc, path, err);
 }
 
 static int readonly_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *err)
@@ -462,6 +498,9 @@ int rootfs_protect(struct rootfs_ctx *rc, struct ocr_error *err)
 	for (size_t i = 0; lx && i < lx->n_masked_paths; i++)
 		if (mask_path(rc, lx->masked_paths[i], err) < 0)
 			return ocr_wrap(err, "linux.maskedPaths[%zu]", i);
+	/* Not needed past here, and no host fd may reach the container. */
+	if (rc->devnull_fd >= 0)
+		close(steal_fd(&rc->devnull_fd));
 	for (size_t i = 0; lx && i < lx->n_readonly_paths; i++)
 		if (readonly_path(rc, lx->readonly_paths[i], err) < 0)
 			return ocr_wrap(err, "linux.readonlyPaths[%zu]", i);

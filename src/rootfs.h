@@ -17,6 +17,7 @@ struct rootfs_ctx {
 	bool own_cgroupns;
 	bool no_pivot;
 	int rootfd; /* O_PATH of the bind-mounted rootfs, set by prepare */
+	int devnull_fd; /* O_PATH of the host's verified /dev/null: prepare opens, protect closes */
 };
 
 /* Propagation of /, rootfs bind, every mount of the config, /dev. */

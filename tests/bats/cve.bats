@@ -81,3 +81,66 @@ add_hook() {
 	assert_runtime_error '/proc'
 	assert_no_containers
 }
+
+# ---- CVE-2025-31133: masked paths bound from a /dev/null that is not one -------------------
+
+# mask_probe: process.args printing the masked /opt/secretfile's type and
+# device, how many bytes a read gives, and whether a write succeeded.
+mask_probe() {
+	# shellcheck disable=SC2016
+	set_args sh -c 'echo "type $(stat -c "%F %t:%T" /opt/secretfile)"
+		echo "read $(cat /opt/secretfile | wc -c)"
+		echo pwned >/opt/secretfile && echo "write ok"'
+}
+
+@test "cve: CVE-2025-31133: a masked path shows the null device even when /dev/null is covered" {
+	# A createContainer hook (run in the container's mount namespace before
+	# the paths are masked) covers /dev/null with a writable file.
+	local fake=$BATS_TEST_TMPDIR/fake-null
+	echo decoy >"$fake"
+	mkdir -p "$BUNDLE/rootfs/opt"
+	echo secret >"$BUNDLE/rootfs/opt/secretfile"
+	update_config '.linux.maskedPaths += ["/opt/secretfile"]'
+	add_hook createContainer "mount --bind '$fake' /dev/null"
+	mask_probe
+	run --separate-stderr runtime run --bundle "$BUNDLE" "$CID" </dev/null
+	[ "$(cat "$fake")" = decoy ] || fail "a write to the masked path reached the file over /dev/null: $(cat "$fake")"
+	[ "$(cat "$BUNDLE/rootfs/opt/secretfile")" = secret ] || fail "the masked file was written"
+	if [ "$status" -ne 0 ]; then
+		assert_runtime_error 'secretfile|/dev/null'
+	else
+		assert_line 'type character special file 1:3'
+		assert_line 'read 0'
+		assert_line 'write ok'
+		refute_output --partial decoy
+	fi
+	assert_no_containers
+}
+
+@test "cve: CVE-2025-31133: the image's /dev/null as a symlink is never what masks a path" {
+	# No /dev tmpfs: the image's own /dev stays, and its null is a symlink
+	# to a file of the rootfs (or to core_pattern).
+	local r=$BUNDLE/rootfs target
+	mkdir -p "$r/opt"
+	echo secret >"$r/opt/secretfile"
+	echo decoy >"$r/opt/decoy"
+	update_config '.mounts |= map(select(.destination | startswith("/dev") | not))
+		| .linux.maskedPaths += ["/opt/secretfile"]'
+	for target in /opt/decoy /proc/sys/kernel/core_pattern; do
+		rm -f "$r/dev/null"
+		ln -s "$target" "$r/dev/null"
+		mask_probe
+		run --separate-stderr runtime run --bundle "$BUNDLE" "$CID" </dev/null
+		[ "$(cat "$r/opt/decoy")" = decoy ] || fail "/dev/null -> $target: the decoy was written"
+		[ "$(cat "$r/opt/secretfile")" = secret ] || fail "/dev/null -> $target: the masked file was written"
+		if [ "$status" -ne 0 ]; then
+			assert_runtime_error 'secretfile|/dev/null'
+		else
+			assert_line 'type character special file 1:3'
+			assert_line 'read 0'
+			refute_output --partial decoy
+			refute_output --partial core
+		fi
+		assert_no_containers
+	done
+}
