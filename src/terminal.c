@@ -1,11 +1,15 @@
 #include "terminal.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
 
@@ -35,18 +39,56 @@ void terminal_copy_winsize(int from, int to)
 		ioctl(to, TIOCSWINSZ, &ws);
 }
 
-/* /dev/console is a bind of the pty slave; made inside the pivoted root,
- * whose /dev is the container's own tmpfs. */
-static int bind_console(const char *slave, struct ocr_error *err)
+/* /dev/console inside the pivoted root, opened O_PATH without following
+ * any symlink: neither /dev nor console may redirect the bind elsewhere
+ * (CVE-2025-52565). Made as an empty file when missing. */
+static int open_console_target(struct ocr_error *err)
 {
-	int fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	cleanup_close int devfd = (int)syscall(SYS_openat2, AT_FDCWD, "/dev", &how, sizeof(how));
+	cleanup_close int fd = -1;
+	struct stat st;
 
-	if (fd < 0 && errno != EEXIST)
-		return ocr_fail_errno(err, "create /dev/console");
-	if (fd >= 0)
-		close(fd);
-	if (mount(slave, "/dev/console", NULL, MS_BIND, NULL) < 0)
-		return ocr_fail_errno(err, "bind `%s` on /dev/console", slave);
+	if (devfd < 0)
+		return ocr_fail_errno(err, "/dev/console: open /dev (it must be a directory, not a symlink)");
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve |= RESOLVE_BENEATH;
+	fd = (int)syscall(SYS_openat2, devfd, "console", &how, sizeof(how));
+	if (fd < 0 && errno == ENOENT) {
+		cleanup_close int made =
+			openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (made < 0 && errno != EEXIST)
+			return ocr_fail_errno(err, "create /dev/console");
+		fd = (int)syscall(SYS_openat2, devfd, "console", &how, sizeof(how));
+	}
+	if (fd < 0 && errno == ELOOP)
+		return ocr_fail(err, ELOOP, "/dev/console is a symlink: refusing to bind the terminal through it");
+	if (fd < 0)
+		return ocr_fail_errno(err, "open /dev/console");
+	if (fstat(fd, &st) < 0)
+		return ocr_fail_errno(err, "stat /dev/console");
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return ocr_fail(err, EPERM,
+				"/dev/console is neither a file nor a character device: refusing to bind on it");
+	return steal_fd(&fd);
+}
+
+/* /dev/console is a bind of the pty slave, made fd to fd (open_tree and
+ * move_mount): no path, not even /proc/self/fd of a /proc the image may
+ * have replaced, is resolved between the check and the mount. */
+static int bind_console(int slave, const char *name, struct ocr_error *err)
+{
+	cleanup_close int target = open_console_target(err);
+	cleanup_close int tree = -1;
+
+	if (target < 0)
+		return -1;
+	tree = (int)syscall(SYS_open_tree, slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		return ocr_fail_errno(err, "bind `%s` on /dev/console: open_tree", name);
+	if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ocr_fail_errno(err, "bind `%s` on /dev/console", name);
 	return 0;
 }
 
@@ -64,7 +106,7 @@ int terminal_setup(const struct spec_process *p, bool console, int *ret_master, 
 	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		return ocr_fail_errno(err, "open `%s`", name);
-	if (console && bind_console(name, err) < 0)
+	if (console && bind_console(slave, name, err) < 0)
 		return -1;
 	if (p->has_console_size) {
 		struct winsize ws = {.ws_row = (unsigned short)p->console_height,

@@ -144,3 +144,67 @@ mask_probe() {
 		assert_no_containers
 	done
 }
+
+# ---- CVE-2025-52565: the /dev/console bind redirected ---------------------------------------
+
+# console_create: create $CID with terminal true and a recvtty console
+# socket; the process prints what core_pattern is. Sets status and stderr.
+console_create() {
+	local sock=$BATS_TEST_TMPDIR/console.sock
+	update_config '.process.terminal = true'
+	set_args sh -c 'stat -c "%F" /proc/sys/kernel/core_pattern'
+	start_recvtty "$sock" -m file -o "$BATS_TEST_TMPDIR/tty.out"
+	run_detached create --console-socket "$sock" --bundle "$BUNDLE" "$CID"
+}
+
+# no_dev_tmpfs DEVDIR: the config keeps the image's /dev (no tmpfs), with
+# a devpts on DEVDIR/pts and DEVDIR/ptmx pointing into it.
+no_dev_tmpfs() {
+	mkdir -p "$1/pts"
+	ln -sfn pts/ptmx "$1/ptmx"
+	update_config '.mounts |= map(select(.destination == "/dev/pts" or (.destination | startswith("/dev") | not)))'
+}
+
+@test "cve: CVE-2025-52565: /dev/console a symlink to core_pattern never gets the pty" {
+	local r=$BUNDLE/rootfs
+	no_dev_tmpfs "$r/dev"
+	rm -f "$r/dev/console"
+	ln -s /proc/sys/kernel/core_pattern "$r/dev/console"
+	console_create
+	if [ "$status" -ne 0 ]; then
+		assert_runtime_error '/dev/console'
+	else
+		TRACKED_PIDS+=("$(state_field "$CID" .pid)")
+		runtime start "$CID" || fail "start failed"
+		wait_recvtty
+		run tr -d '\r' <"$BATS_TEST_TMPDIR/tty.out"
+		refute_output --partial 'character special'
+	fi
+	[ -L "$r/dev/console" ] || fail "the image's /dev/console symlink was replaced"
+	runtime delete --force "$CID" >/dev/null 2>&1 || true
+	assert_no_containers
+}
+
+@test "cve: CVE-2025-52565: /dev a symlink to a host directory: no console is made or bound there" {
+	# The image's /dev points at a bind-mounted host directory; following
+	# it would create and bind the console on the host's files.
+	local r=$BUNDLE/rootfs host=$BATS_TEST_TMPDIR/hostvol before
+	mkdir -p "$host"
+	echo marker >"$host/marker"
+	no_dev_tmpfs "$host"
+	rm -rf "$r/dev"
+	ln -s /vol "$r/dev"
+	# the host directory first: the devpts goes on top of it
+	update_config '.mounts = [{destination: "/vol", type: "none", source: $h, options: ["rbind"]}]
+		+ (.mounts | map(if .destination == "/dev/pts" then .destination = "/vol/pts" else . end))' --arg h "$host"
+	before=$(ls -A "$host")
+	console_create
+	if [ "$status" -ne 0 ]; then
+		assert_runtime_error '/dev'
+	else
+		TRACKED_PIDS+=("$(state_field "$CID" .pid)")
+		runtime delete --force "$CID" >/dev/null 2>&1 || true
+	fi
+	[ "$(ls -A "$host")" = "$before" ] || fail "the host directory changed: $(ls -A "$host")"
+	assert_no_containers
+}
