@@ -208,3 +208,89 @@ no_dev_tmpfs() {
 	[ "$(ls -A "$host")" = "$before" ] || fail "the host directory changed: $(ls -A "$host")"
 	assert_no_containers
 }
+
+# ---- CVE-2021-30465: mount destinations redirected by symlinks -------------------------------
+
+# host_marker_dir: HOST, a host directory with a marker file, bind-mounted
+# at /hostview (last in the mounts list): the container sees the marker
+# there unless an earlier mount landed on HOST itself.
+host_marker_dir() {
+	HOST=$BATS_TEST_TMPDIR/hostdir
+	mkdir -p "$HOST"
+	echo host-marker >"$HOST/marker"
+}
+
+# assert_host_intact: the host directory has exactly its marker.
+assert_host_intact() {
+	[ "$(ls -A "$HOST")" = marker ] || fail "the host directory changed: $(ls -A "$HOST")"
+	[ "$(cat "$HOST/marker")" = host-marker ] || fail "the host marker changed"
+}
+
+@test "cve: CVE-2021-30465: a mount destination that is a symlink to a host directory stays in the rootfs" {
+	host_marker_dir
+	local r=$BUNDLE/rootfs
+	# The image has the symlinks' targets too, so that resolving them
+	# inside the rootfs succeeds and the runtime goes on to mount.
+	mkdir -p "$r$HOST"
+	ln -s "$HOST" "$r/evil-abs"
+	ln -s "../../../../../../../../../../../../..$HOST" "$r/evil-rel"
+	update_config '.mounts += [{destination: "/evil-abs", type: "tmpfs", source: "tmpfs"},
+		{destination: "/evil-rel", type: "tmpfs", source: "tmpfs"},
+		{destination: "/hostview", type: "none", source: $h, options: ["rbind"]}]' --arg h "$HOST"
+	run_ctr sh -c 'cat /hostview/marker; touch /evil-abs/x /evil-rel/y && echo wrote'
+	# create may refuse the destination; it must never mount on the host
+	if [ "$status" -eq 0 ]; then
+		assert_line host-marker
+		assert_line wrote
+	else
+		assert_runtime_error 'evil'
+	fi
+	assert_host_intact
+	assert_no_containers
+}
+
+# start_exchanger NAME-A NAME-B SECONDS: in the background, swap two names with renameat2
+# RENAME_EXCHANGE in a loop, at most SECONDS and 50 million times.
+start_exchanger() {
+	cat >"$BATS_TEST_TMPDIR/exchange.py" <<-'PY'
+		import ctypes, os, sys, time
+		libc = ctypes.CDLL(None, use_errno=True)
+		AT_FDCWD, RENAME_EXCHANGE = -100, 2
+		a, b = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2])
+		end = time.monotonic() + float(sys.argv[3])
+		n = 0
+		# one line: <<- strips every leading tab, so no indented block
+		while n < 50_000_000 and time.monotonic() < end: libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE); n += 1
+		sys.exit(0 if n > 0 else 1)
+	PY
+	timeout "$(($3 + 5))" python3 "$BATS_TEST_TMPDIR/exchange.py" "$1" "$2" "$3" </dev/null >/dev/null 2>&1 3>&- &
+	BG_PIDS+=("$!")
+}
+
+@test "cve: CVE-2021-30465: racing a destination between a directory and a host symlink never mounts on the host" {
+	host_marker_dir
+	local r=$BUNDLE/rootfs iter ok=0 failed=0 deadline
+	mkdir -p "$r/evil" "$r$HOST"
+	ln -s "$HOST" "$r/evil-swap"
+	update_config '.mounts += [{destination: "/evil", type: "tmpfs", source: "tmpfs"},
+		{destination: "/hostview", type: "none", source: $h, options: ["rbind"]}]' --arg h "$HOST"
+	set_args sh -c 'cat /hostview/marker; ls -A /hostview'
+	start_exchanger "$r/evil" "$r/evil-swap" 45
+	deadline=$((SECONDS + 40))
+	for ((iter = 0; iter < 30 && SECONDS < deadline; iter++)); do
+		run --separate-stderr runtime run --bundle "$BUNDLE" "$CID" </dev/null
+		if [ "$status" -eq 0 ]; then
+			ok=$((ok + 1))
+			[ "$output" = "host-marker
+marker" ] || fail "iteration $iter: a mount landed on the host directory: the container sees '$output'"
+		else
+			failed=$((failed + 1))
+			echo "# $stderr" >&3
+			runtime delete --force "$CID" >/dev/null 2>&1 || true
+		fi
+		assert_host_intact
+	done
+	echo "# $ok runs succeeded, $failed failed" >&3
+	[ "$ok" -gt 0 ] || fail "no run succeeded during the race: $stderr"
+	assert_no_containers
+}
