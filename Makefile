@@ -200,3 +200,11 @@ bench-net: $(RUNTIME) $(NET_HELPER)
 .PHONY: bench-overlay
 bench-overlay: $(RUNTIME)
 	OCIRT=$(abspath $(RUNTIME)) bench/overlay.sh
+
+# no-openat2 (tests/tools/no-openat2.c): runs a command with openat2
+# answering ENOSYS, as on kernels < 5.6, for tests/bats/compat.bats;
+# run-tests.sh copies it next to the runtime and exports OCIRT_NO_OPENAT2.
+check: $(BUILD)/no-openat2
+$(BUILD)/no-openat2: tests/tools/no-openat2.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --libs libseccomp)

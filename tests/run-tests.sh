@@ -59,12 +59,13 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${OCIRT_TESTS_AS_USER:-}" ]; then
 	cp "$runtime_src" "$work/bin/$(basename "$runtime_src")"
 	# The programs built beside the runtime go with it: the network helper
 	# is found next to the runtime, recvtty is the tests' console socket.
-	for extra in ocirt-rootless-net recvtty; do
+	for extra in ocirt-rootless-net recvtty no-openat2; do
 		src=$(dirname "$runtime_src")/$extra
 		[ -x "$src" ] || src=$top/build/$extra
 		[ -x "$src" ] && cp "$src" "$work/bin/$extra"
 	done
 	[ -x "$work/bin/recvtty" ] && export OCIRT_RECVTTY=$work/bin/recvtty
+	[ -x "$work/bin/no-openat2" ] && export OCIRT_NO_OPENAT2=$work/bin/no-openat2
 	for u in "${OCIRT_UNIT_DIR:-$top/build/unit}"/test-*; do
 		[ -f "$u" ] && [ -x "$u" ] && cp "$u" "$work/unit/"
 	done
