@@ -6,7 +6,9 @@
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -172,6 +174,50 @@ static void check_proc(bool have_openat2)
 	}
 }
 
+/* A directory renamed out of the root and back while the walk is inside
+ * it: `..` then leads out of the root, where a `secret` waits. The walk
+ * must notice (EAGAIN, retried) and never return the outside file. */
+static void check_rename_race(const char *top, int root)
+{
+	cleanup_free char *in = xasprintf("%s/root/a/d", top);
+	cleanup_free char *out = xasprintf("%s/d", top);
+	cleanup_free char *secret = xasprintf("%s/secret", top);
+	int escaped = 0, opened = 0, again = 0;
+	struct stat sst;
+	pid_t pid;
+
+	mkdirat(root, "a", 0755);
+	mkdirat(root, "a/d", 0755);
+	if (stat(secret, &sst) < 0) {
+		ok(false, "rename race: no %s", secret);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		for (;;) {
+			rename(in, out);
+			rename(out, in);
+		}
+	}
+	for (int i = 0; i < 20000; i++) {
+		int fd = resolve_in_root_fallback(root, "a/d/../secret", O_PATH);
+		struct stat st;
+
+		if (fd >= 0) {
+			opened++;
+			if (fstat(fd, &st) == 0 && st.st_dev == sst.st_dev && st.st_ino == sst.st_ino)
+				escaped++;
+			close(fd);
+		} else if (errno == EAGAIN) {
+			again++;
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	diag("rename race: %d opened, %d EAGAIN after retries, of 20000", opened, again);
+	is_int(escaped, 0, "rename race: `..` out of a directory moved out of the root never reaches outside");
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -202,6 +248,7 @@ int main(void)
 		check_case(root, &cases[i], have_openat2);
 	check_proc(have_openat2);
 
+	check_rename_race(top, root);
 	fd = resolve_in_root_fallback(root, "new", O_CREAT | O_WRONLY);
 	is_int(fd < 0 ? errno : 0, EINVAL, "O_CREAT is refused (the callers create with mkdirat)");
 	fd = resolve_in_root(root, "abs_dir/file", O_PATH);
