@@ -80,8 +80,9 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
+# The network helper is a prerequisite further down, where it is defined.
 bench: $(RUNTIME)
-	bench/run.sh
+	OCIRT=$(abspath $(RUNTIME)) OCIRT_NET_HELPER=$(abspath $(NET_HELPER)) bench/run.sh
 
 clean:
 	rm -rf build build-asan
@@ -155,6 +156,7 @@ NET_PKGS := glib-2.0 slirp libseccomp libcap jansson
 .PHONY: net-helper
 all: $(NET_HELPER)
 check: $(NET_HELPER)
+bench: $(NET_HELPER)
 net-helper: $(NET_HELPER)
 $(BUILD)/net/%.o: net/%.c net/net.h src/utils.h src/error.h Makefile
 	@mkdir -p $(dir $@)
