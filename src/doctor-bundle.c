@@ -348,36 +348,6 @@ static void check_idmap(const struct ocr_ctx *ctx, struct doctor_report *r, cons
 	free(plan);
 }
 
-/* The bytes of BUNDLE/config.json, with spec_load_keep()'s checks and
- * messages: read here once, so that the schema walk also runs on a config
- * the parser refuses (a misspelled required field is then explained). */
-static int read_config(const char *bundle, char **ret, size_t *ret_len, struct ocr_error *err)
-{
-	cleanup_close int dirfd = -1;
-	cleanup_close int fd = -1;
-	char path[64];
-	struct stat st;
-
-	dirfd = TEMP_FAILURE_RETRY(open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC));
-	if (dirfd < 0)
-		return ocr_fail_errno(err, "bundle `%s`", bundle);
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	fd = TEMP_FAILURE_RETRY(openat(dirfd, "config.json", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-	if (fd < 0)
-		return ocr_fail_errno(err, "bundle `%s`: open `config.json`", bundle);
-	if (fstat(fd, &st) < 0)
-		return ocr_fail_errno(err, "bundle `%s`: stat `config.json`", bundle);
-	if (!S_ISREG(st.st_mode))
-		return ocr_fail(err, EINVAL, "bundle `%s`: config.json is not a regular file", bundle);
-	if (st.st_size > (off_t)SPEC_MAX_FILE_SIZE)
-		return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
-				SPEC_MAX_FILE_SIZE / (1024u * 1024u));
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (read_file_at(AT_FDCWD, path, SPEC_MAX_FILE_SIZE, ret, ret_len, err) < 0)
-		return ocr_wrap(err, "bundle `%s`: config.json", bundle);
-	return 0;
-}
-
 static void schema_report(void *data, const struct spec_schema_finding *f)
 {
 	struct doctor_report *r = data;
@@ -427,7 +397,10 @@ int doctor_bundle_run(const struct ocr_ctx *ctx, const char *bundle, struct doct
 	size_t len = 0;
 	char *def;
 
-	if (read_config(bundle, &buf, &len, &e) < 0 || spec_parse(buf, len, "config.json", &s, &e) < 0) {
+	/* Read here, apart from the parse, so that the schema walk also runs
+	 * on a config the parser refuses (a misspelled required field is then
+	 * explained). */
+	if (spec_read_config(bundle, &buf, &len, &e) < 0 || spec_parse(buf, len, "config.json", &s, &e) < 0) {
 		ocr_error_format(&e, msg, sizeof(msg));
 		doctor_add(r, "bundle.config", DOCTOR_FAIL,
 			   "correct config.json (or write a fresh one with `ocirt-rootless spec --rootless`)", "%s",

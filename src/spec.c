@@ -1543,14 +1543,12 @@ int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err)
 	return spec_load_keep(bundle, ret, NULL, NULL, err);
 }
 
-int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len, struct ocr_error *err)
+int spec_read_config(const char *bundle, char **ret, size_t *ret_len, struct ocr_error *err)
 {
 	cleanup_close int dirfd = -1;
 	cleanup_close int fd = -1;
-	cleanup_free char *buf = NULL;
 	char path[64];
 	struct stat st;
-	size_t len;
 
 	dirfd = TEMP_FAILURE_RETRY(open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC));
 	if (dirfd < 0)
@@ -1563,17 +1561,28 @@ int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t
 		return ocr_fail_errno(err, "bundle `%s`: stat `config.json`", bundle);
 	if (!S_ISREG(st.st_mode))
 		return ocr_fail(err, EINVAL, "bundle `%s`: config.json is not a regular file", bundle);
-	/* Refused before reading a byte of it. */
+	/* Refused before reading a byte of it; a file that grows while it is
+	 * read gets the same message. */
 	if (st.st_size > (off_t)SPEC_MAX_FILE_SIZE)
 		return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
 				SPEC_MAX_FILE_SIZE / (1024u * 1024u));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (read_file_at(AT_FDCWD, path, SPEC_MAX_FILE_SIZE, &buf, &len, err) < 0) {
+	if (read_file_at(AT_FDCWD, path, SPEC_MAX_FILE_SIZE, ret, ret_len, err) < 0) {
 		if (err != NULL && err->err == EFBIG)
 			return ocr_fail(err, EFBIG, "config.json: file is larger than %u MiB",
 					SPEC_MAX_FILE_SIZE / (1024u * 1024u));
 		return ocr_wrap(err, "bundle `%s`: config.json", bundle);
 	}
+	return 0;
+}
+
+int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len, struct ocr_error *err)
+{
+	cleanup_free char *buf = NULL;
+	size_t len;
+
+	if (spec_read_config(bundle, &buf, &len, err) < 0)
+		return -1;
 	if (spec_parse(buf, len, "config.json", ret, err) < 0)
 		return -1;
 	if (ret_buf) {

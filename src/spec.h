@@ -298,6 +298,9 @@ int spec_parse(const char *buf, size_t len, const char *origin, struct spec **re
 int spec_load(const char *bundle, struct spec **ret, struct ocr_error *err);
 /* The same, also handing back the bytes read (RET_BUF may be NULL), for a
  * caller that keeps a copy of the config. */
+/* The bytes of BUNDLE/config.json: a regular file of at most
+ * SPEC_MAX_FILE_SIZE, opened without blocking on a FIFO. */
+int spec_read_config(const char *bundle, char **ret, size_t *ret_len, struct ocr_error *err);
 int spec_load_keep(const char *bundle, struct spec **ret, char **ret_buf, size_t *ret_len, struct ocr_error *err);
 /* A runtime-spec `process` object on its own (exec --process FILE). */
 int spec_parse_process(const char *buf, size_t len, const char *origin, struct spec_process **ret, void **ret_arena,
