@@ -290,12 +290,24 @@ static void check_userns_probe(struct doctor_env *e)
 
 /* ------------------------------------------------- helpers, subids */
 
+/* WHY from idmap_helper_usable is "reason: run `fix` (more)": the reason
+ * stays in WHY, the fix goes to FIX. */
+static void split_fix(char *why, char *fix, size_t len)
+{
+	char *start = strstr(why, ": run `");
+
+	snprintf(fix, len, "%s", start ? start + 7 : why);
+	fix[strcspn(fix, "`")] = '\0';
+	if (start)
+		*start = '\0';
+}
+
 static void check_helper(struct doctor_env *e, enum subid_kind kind)
 {
 	const char *name = kind == SUBID_UID ? "newuidmap" : "newgidmap";
 	struct idmap_helper h;
 	struct ocr_error err = {0};
-	char why[768], what[PATH_MAX + 64];
+	char why[PATH_MAX + 768], fix[sizeof(why)], what[PATH_MAX + 64];
 	struct stat st;
 
 	if (idmap_helper_find(e->ctx, kind, &h, &err) < 0) {
@@ -311,20 +323,26 @@ static void check_helper(struct doctor_env *e, enum subid_kind kind)
 		add(e, name, DOCTOR_WARN, "sudo apt install uidmap (Fedora: sudo dnf install shadow-utils)",
 		    "%s is not installed: containers get a single-id map (your id as root only)", name);
 	} else if (!idmap_helper_usable(&h, kind, why, sizeof(why))) {
-		/* WHY is "reason: run `fix` (more)": the fix goes to its own field. */
-		char fix[sizeof(why)];
-		char *start = strstr(why, ": run `");
-		snprintf(fix, sizeof(fix), "%s", start ? start + 7 : why);
-		fix[strcspn(fix, "`")] = '\0';
-		if (start)
-			*start = '\0';
+		split_fix(why, fix, sizeof(fix));
 		add(e, name, DOCTOR_FAIL, fix, "%s", why);
 	} else {
 		bool suid = stat(h.path, &st) == 0 && st.st_uid == 0 && (st.st_mode & S_ISUID);
-		add(e, name, DOCTOR_OK, NULL, "%s, %s", what,
-		    suid		? "setuid root"
-		    : kind == SUBID_UID ? "cap_setuid file capability"
-					: "cap_setgid file capability");
+		const char *how = suid		      ? "setuid root"
+				  : kind == SUBID_UID ? "cap_setuid file capability"
+						      : "cap_setgid file capability";
+		struct idmap_helper shadow = {0};
+
+		if (h.passed_over[0] == '\0') {
+			add(e, name, DOCTOR_OK, NULL, "%s, %s", what, how);
+			return;
+		}
+		/* The same choice as the runtime's: say why shadow's helper,
+		 * first on PATH, is not the one used. */
+		snprintf(shadow.path, sizeof(shadow.path), "%s", h.passed_over);
+		if (idmap_helper_usable(&shadow, kind, why, sizeof(why)))
+			snprintf(why, sizeof(why), "`%s` cannot write maps", h.passed_over);
+		split_fix(why, fix, sizeof(fix));
+		add(e, name, DOCTOR_OK, NULL, "%s, %s; used because %s", what, how, why);
 	}
 }
 

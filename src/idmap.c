@@ -105,11 +105,45 @@ static int configured_helper(const char *conf, const char *origin, enum subid_ki
 	return 0;
 }
 
+/* How the shim was found, for --debug: because shadow's helper is not on
+ * PATH or because it cannot work (PASSED_OVER), next to the runtime or on
+ * PATH (SIBLING). */
+static const char *shim_origin(enum subid_kind kind, bool passed_over, bool sibling)
+{
+	if (kind == SUBID_UID && passed_over)
+		return sibling ? "newuidmap on PATH cannot write maps, newuidmap-shim next to the runtime"
+			       : "newuidmap on PATH cannot write maps, newuidmap-shim on PATH";
+	if (kind == SUBID_UID)
+		return sibling ? "no newuidmap on PATH, newuidmap-shim next to the runtime"
+			       : "no newuidmap on PATH, newuidmap-shim on PATH";
+	if (passed_over)
+		return sibling ? "newgidmap on PATH cannot write maps, newuidmap-shim next to the runtime"
+			       : "newgidmap on PATH cannot write maps, newuidmap-shim on PATH";
+	return sibling ? "no newgidmap on PATH, newuidmap-shim next to the runtime"
+		       : "no newgidmap on PATH, newuidmap-shim on PATH";
+}
+
+/* newuidmap-shim next to this binary, else on PATH_ENV, into RET. */
+static bool find_shim(enum subid_kind kind, const char *path_env, bool passed_over, struct idmap_helper *ret)
+{
+	ret->shim = true;
+	if (exe_sibling("newuidmap-shim", ret->path, sizeof(ret->path))) {
+		ret->found = shim_origin(kind, passed_over, true);
+		return true;
+	}
+	if (idmap_find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
+		ret->found = shim_origin(kind, passed_over, false);
+		return true;
+	}
+	return false;
+}
+
 int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct idmap_helper *ret, struct ocr_error *err)
 {
 	const char *conf = ctx->idmap_helper;
 	const char *origin = "--idmap-helper";
 	const char *path_env = getenv("PATH");
+	struct idmap_helper shim = {0};
 
 	memset(ret, 0, sizeof(*ret));
 	if (conf == NULL || conf[0] == '\0') {
@@ -118,22 +152,23 @@ int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct id
 	}
 	if (conf && conf[0])
 		return configured_helper(conf, origin, kind, ret, err);
-	if (idmap_find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path))) {
-		ret->found = path_env && path_env[0] ? "PATH" : "the default PATH";
+	if (!idmap_find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path))) {
+		if (!find_shim(kind, path_env, false, ret))
+			memset(ret, 0, sizeof(*ret));
 		return 0;
 	}
-	ret->shim = true;
-	if (exe_sibling("newuidmap-shim", ret->path, sizeof(ret->path))) {
-		ret->found = kind == SUBID_UID ? "no newuidmap on PATH, newuidmap-shim next to the runtime"
-					       : "no newgidmap on PATH, newuidmap-shim next to the runtime";
+	ret->found = path_env && path_env[0] ? "PATH" : "the default PATH";
+	/* Images and distributions that ship shadow's helpers without their
+	 * setuid bit (or strip file capabilities on copy) would otherwise
+	 * shadow an installed, working shim for good. */
+	if (idmap_helper_usable(ret, kind, NULL, 0) || !find_shim(kind, path_env, true, &shim))
+		return 0;
+	if (!idmap_helper_usable(&shim, kind, NULL, 0)) {
+		snprintf(ret->shim_unusable, sizeof(ret->shim_unusable), "%s", shim.path);
 		return 0;
 	}
-	if (idmap_find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
-		ret->found = kind == SUBID_UID ? "no newuidmap on PATH, newuidmap-shim on PATH"
-					       : "no newgidmap on PATH, newuidmap-shim on PATH";
-		return 0;
-	}
-	memset(ret, 0, sizeof(*ret));
+	snprintf(shim.passed_over, sizeof(shim.passed_over), "%s", ret->path);
+	*ret = shim;
 	return 0;
 }
 
@@ -142,6 +177,7 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 	const char *cap = kind == SUBID_UID ? "cap_setuid" : "cap_setgid";
 	const char *want = h->shim ? "cap_setuid,cap_setgid" : cap;
 	cap_flag_value_t p = CAP_CLEAR, e = CAP_CLEAR;
+	char also[PATH_MAX + 128] = "";
 	struct statvfs sv;
 	struct stat st;
 	cap_t caps;
@@ -153,6 +189,8 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 			 helper_name(kind));
 		return false;
 	}
+	if (h->shim_unusable[0])
+		snprintf(also, sizeof(also), ", and the newuidmap-shim found at `%s` cannot either", h->shim_unusable);
 	if (stat(h->path, &st) < 0) {
 		snprintf(why, len, "`%s`: %s", h->path, strerror(errno));
 		return false;
@@ -160,8 +198,8 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 	if (statvfs(h->path, &sv) == 0 && (sv.f_flag & ST_NOSUID)) {
 		snprintf(why, len,
 			 "`%s` is on a filesystem mounted nosuid, where setuid bits and file "
-			 "capabilities do not apply: install it on another filesystem",
-			 h->path);
+			 "capabilities do not apply%s: install it on another filesystem",
+			 h->path, also);
 		return false;
 	}
 	if (st.st_uid == 0 && (st.st_mode & S_ISUID))
@@ -177,8 +215,8 @@ bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, cha
 		return true;
 	snprintf(why, len,
 		 "`%s` is neither setuid root nor has the %s file capability, so it cannot write "
-		 "the map: run `sudo setcap %s+ep %s`%s",
-		 h->path, cap, want, h->path,
+		 "the map%s: run `sudo setcap %s+ep %s`%s",
+		 h->path, cap, also, want, h->path,
 		 h->shim ? "" : " (or `sudo chmod u+s` it; Debian: `sudo apt install --reinstall uidmap`)");
 	return false;
 }

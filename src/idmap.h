@@ -26,6 +26,12 @@ struct idmap_helper {
 	bool shim; /* newuidmap-shim's command line: [--gid] PID ... */
 	bool configured; /* from --idmap-helper or OCIRT_IDMAP_HELPER */
 	const char *found; /* how it was found, for --debug ("PATH", ...) */
+	/* The shim: shadow's helper found first on PATH, which cannot write
+	 * maps (no setuid bit or file capability). Else "". */
+	char passed_over[PATH_MAX];
+	/* Shadow's helper that cannot write maps: a newuidmap-shim that was
+	 * found and cannot either, for the message. Else "". */
+	char shim_unusable[PATH_MAX];
 };
 
 struct idmap_plan {
@@ -73,13 +79,15 @@ bool idmap_find_program(const char *name, const char *path_env, char *buf, size_
 
 /* The helper for KIND: --idmap-helper / OCIRT_IDMAP_HELPER when set, else
  * newuidmap/newgidmap on PATH, else newuidmap-shim next to this binary or
- * on PATH. False, with RET->path empty, when there is none; a
- * configured helper that is not executable is an error. */
+ * on PATH. Shadow's helper on PATH that cannot work (see
+ * idmap_helper_usable) gives way to a shim that can. RET->path is empty
+ * when there is none; a configured helper that is not executable is an
+ * error. */
 int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct idmap_helper *ret, struct ocr_error *err);
 
 /* Can H write maps for KIND: setuid root, or cap_setuid (cap_setgid)
- * file capability, and not on a nosuid mount? When not, WHY gets the
- * reason and the command that fixes it. */
+ * file capability, and not on a nosuid mount? When not, WHY (may be NULL
+ * with LEN 0) gets the reason and the command that fixes it. */
 bool idmap_helper_usable(const struct idmap_helper *h, enum subid_kind kind, char *why, size_t len);
 
 /* Why unshare(CLONE_NEWUSER) (or writing the first map) failed with

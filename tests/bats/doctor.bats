@@ -125,6 +125,29 @@ finding() {
 	finding newuidmap | grep -qF "; fix: sudo apt install uidmap" || fail "no fix: $(finding newuidmap)"
 }
 
+@test "doctor: an unprivileged newuidmap first on PATH gives way to a capable shim, as the runtime does" {
+	requires_ours "have a doctor"
+	[ -x "${OCIRT_SHIM:-}" ] || skip "newuidmap-shim not installed (tests/setup-shim.sh)"
+	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid || skip "$OCIRT_SHIM has no file capabilities"
+	local u g shadow=$BATS_TEST_TMPDIR/shadow
+	u=$(command -v newuidmap) && g=$(command -v newgidmap) || skip "shadow's newuidmap/newgidmap are not installed"
+	mkdir -p "$shadow"
+	cp "$u" "$g" "$shadow/"
+	chmod 0700 "$ROOT"
+	run timeout 20 env PATH="$shadow:$(dirname "$OCIRT_SHIM")" "$OCIRT" --root "$ROOT" doctor
+	finding newuidmap | grep -qF "ok    newuidmap          \`$OCIRT_SHIM\` (newuidmap-shim), cap_setuid file capability; used because \`$shadow/newuidmap\` is neither setuid root nor has the cap_setuid file capability" ||
+		fail "newuidmap: $(finding newuidmap)"
+	finding newgidmap | grep -qF "ok    newgidmap          \`$OCIRT_SHIM\` (newuidmap-shim), cap_setgid file capability; used because \`$shadow/newgidmap\`" ||
+		fail "newgidmap: $(finding newgidmap)"
+	# without the shim: the failure and shadow's fix
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim is installed next to $OCIRT"
+	run timeout 20 env PATH="$shadow" "$OCIRT" --root "$ROOT" doctor
+	assert_failure 1
+	finding newuidmap | grep -qF "fail  newuidmap          \`$shadow/newuidmap\` is neither setuid root" ||
+		fail "newuidmap: $(finding newuidmap)"
+	finding newuidmap | grep -qF "; fix: sudo setcap cap_setuid+ep $shadow/newuidmap" || fail "fix: $(finding newuidmap)"
+}
+
 @test "doctor: XDG_RUNTIME_DIR unset or with a loose mode is a warning with the fix" {
 	requires_ours "have a doctor"
 	XDG_RUNTIME_DIR= run doctor

@@ -357,6 +357,71 @@ deny"
 		fail "the warning does not say why, the fix and what it limits: $warn"
 }
 
+# shadow_copies DIR: unprivileged copies of shadow's newuidmap and
+# newgidmap in DIR (a copy by the test user has no setuid bit and no file
+# capability), as on hosts and images that install them without.
+shadow_copies() {
+	local dir=$1 u g
+	u=$(command -v newuidmap) && g=$(command -v newgidmap) ||
+		skip "shadow's newuidmap/newgidmap are not installed"
+	mkdir -p "$dir"
+	cp "$u" "$dir/newuidmap"
+	cp "$g" "$dir/newgidmap"
+	[ ! -u "$dir/newuidmap" ] && [ -z "$(getcap "$dir/newuidmap" 2>/dev/null)" ] ||
+		fail "the copy of $u kept its privileges"
+}
+
+@test "idmap: unprivileged newuidmap/newgidmap first on PATH and a capable shim: the shim maps the ranges" {
+	requires_ours "prefer a working newuidmap-shim to shadow's helpers that cannot work"
+	requires_shim
+	read -r us uc < <(subid_range /etc/subuid) || skip "no /etc/subuid range"
+	local shadow=$BATS_TEST_TMPDIR/shadow
+	shadow_copies "$shadow"
+	use_default_map
+	set_args sh -c 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups'
+	run --separate-stderr runtime_with_path "$shadow:$(dirname "$OCIRT_SHIM")" --debug run \
+		--bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	assert_full_map "$us" "$uc"
+	grep -qF "helpers $OCIRT_SHIM (newuidmap on PATH cannot write maps, newuidmap-shim on PATH), $OCIRT_SHIM (newgidmap on PATH cannot write maps, newuidmap-shim on PATH)" <<<"$stderr" ||
+		fail "the debug log does not name the shim as the helper chosen: $stderr"
+	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ 0 $HOST_UID 1 1 $us $uc" <<<"$stderr" ||
+		fail "the shim did not write the uid map: $stderr"
+	grep -qE "idmap: running: $OCIRT_SHIM --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
+		fail "the shim did not write the gid map: $stderr"
+	! grep -q "idmap: running: $shadow/" <<<"$stderr" || fail "the unprivileged copy was run: $stderr"
+	! grep -q "warning:" <<<"$stderr" || fail "a warning with a working shim: $stderr"
+	# config mappings beyond the own id go through the shim as well
+	use_subid_mappings
+	CID=${CID}m
+	run --separate-stderr runtime_with_path "$shadow:$(dirname "$OCIRT_SHIM")" --debug run \
+		--bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	assert_line --index 1 --regexp "^ +1 +$us +[0-9]+$"
+	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ " <<<"$stderr" || fail "config mappings not written by the shim: $stderr"
+}
+
+@test "idmap: unprivileged newuidmap/newgidmap and no working shim: the error names the helper and the fix" {
+	requires_ours "check the helper's privileges before using it"
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim is installed next to $OCIRT"
+	local shadow=$BATS_TEST_TMPDIR/shadow
+	shadow_copies "$shadow"
+	use_subid_mappings
+	run --separate-stderr runtime_with_path "$shadow" run --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error 'linux\.uidMappings maps more than your own uid, which needs newuidmap' \
+		"\`$shadow/newuidmap\` is neither setuid root nor has the cap_setuid file capability" \
+		"sudo setcap cap_setuid\+ep $shadow/newuidmap" 'sudo chmod u\+s'
+	assert_no_containers
+	# a shim that lacks its capabilities too is named, the fix stays shadow's
+	[ -x "${OCIRT_SHIM:-}" ] || skip "newuidmap-shim not built"
+	cp "$OCIRT_SHIM" "$shadow/newuidmap-shim"
+	run --separate-stderr runtime_with_path "$shadow" run --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "\`$shadow/newuidmap\` is neither setuid root" \
+		"the newuidmap-shim found at \`$shadow/newuidmap-shim\` cannot either" \
+		"sudo setcap cap_setuid\+ep $shadow/newuidmap"
+	assert_no_containers
+}
+
 # ------------------------------------------------- the shim on its own
 
 @test "shim: maps an allowed range and writes setgroups as newgidmap" {
