@@ -646,7 +646,7 @@ static void check_fuse_overlayfs(struct doctor_env *e, bool kernel_overlay)
 {
 	char path[PATH_MAX];
 
-	if (idmap_find_program("fuse-overlayfs", getenv("PATH"), path, sizeof(path)))
+	if (find_program("fuse-overlayfs", getenv("PATH"), path, sizeof(path)))
 		add(e, "fuse-overlayfs", DOCTOR_OK, NULL, "`%s`", path);
 	else if (kernel_overlay)
 		add(e, "fuse-overlayfs", DOCTOR_OK, NULL, "not installed; not needed while kernel overlay works");

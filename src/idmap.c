@@ -33,38 +33,6 @@ static const char *helper_name(enum subid_kind kind)
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool is_exec_file(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-bool idmap_find_program(const char *name, const char *path_env, char *buf, size_t len)
-{
-	/* Only without a PATH, as execvp(3) falls back to a default one: a set
-	 * PATH is the caller's word on what is installed, so a helper left out
-	 * of it (or removed) lets the shim be found instead. */
-	static const char default_path[] = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-	const char *p = path_env && path_env[0] ? path_env : default_path;
-
-	while (*p) {
-		size_t n = strcspn(p, ":");
-		/* Relative PATH entries would make the helper depend on the cwd. */
-		if (n > 0 && p[0] == '/') {
-			int w = snprintf(buf, len, "%.*s/%s", (int)n, p, name);
-			if (w > 0 && (size_t)w < len && is_exec_file(buf))
-				return true;
-		}
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	if (len)
-		buf[0] = '\0';
-	return false;
-}
-
 /* NAME in the directory of the running binary. */
 static bool exe_sibling(const char *name, char *buf, size_t len)
 {
@@ -76,7 +44,7 @@ static bool exe_sibling(const char *name, char *buf, size_t len)
 		return false;
 	exe[n] = '\0';
 	w = snprintf(buf, len, "%s/%s", dirname(exe), name);
-	return w > 0 && (size_t)w < len && is_exec_file(buf);
+	return w > 0 && (size_t)w < len && is_executable_file(buf);
 }
 
 static int configured_helper(const char *conf, const char *origin, enum subid_kind kind, struct idmap_helper *ret,
@@ -87,10 +55,10 @@ static int configured_helper(const char *conf, const char *origin, enum subid_ki
 	ret->configured = true;
 	ret->found = origin;
 	if (strchr(conf, '/') == NULL) {
-		if (!idmap_find_program(conf, getenv("PATH"), ret->path, sizeof(ret->path)))
+		if (!find_program(conf, getenv("PATH"), ret->path, sizeof(ret->path)))
 			return ocr_fail(err, ENOENT, "%s `%s`: no such program on PATH", origin, conf);
 	} else if ((size_t)snprintf(ret->path, sizeof(ret->path), "%s", conf) >= sizeof(ret->path) ||
-		   !is_exec_file(ret->path)) {
+		   !is_executable_file(ret->path)) {
 		return ocr_fail(err, ENOENT, "%s `%s`: not an executable file", origin, conf);
 	}
 	/* Shadow's newuidmap named directly: its sibling newgidmap maps gids. */
@@ -99,7 +67,7 @@ static int configured_helper(const char *conf, const char *origin, enum subid_ki
 	ret->shim = strcmp(base, "newuidmap") != 0;
 	if (!ret->shim && kind == SUBID_GID) {
 		strcpy(base, "newgidmap");
-		if (!is_exec_file(ret->path))
+		if (!is_executable_file(ret->path))
 			return ocr_fail(err, ENOENT, "%s `%s`: no newgidmap next to it", origin, conf);
 	}
 	return 0;
@@ -131,7 +99,7 @@ static bool find_shim(enum subid_kind kind, const char *path_env, bool passed_ov
 		ret->found = shim_origin(kind, passed_over, true);
 		return true;
 	}
-	if (idmap_find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
+	if (find_program("newuidmap-shim", path_env, ret->path, sizeof(ret->path))) {
 		ret->found = shim_origin(kind, passed_over, false);
 		return true;
 	}
@@ -152,7 +120,7 @@ int idmap_helper_find(const struct ocr_ctx *ctx, enum subid_kind kind, struct id
 	}
 	if (conf && conf[0])
 		return configured_helper(conf, origin, kind, ret, err);
-	if (!idmap_find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path))) {
+	if (!find_program(helper_name(kind), path_env, ret->path, sizeof(ret->path))) {
 		if (!find_shim(kind, path_env, false, ret))
 			memset(ret, 0, sizeof(*ret));
 		return 0;

@@ -71,12 +71,6 @@ size_t idmap_default_map(struct spec_idmap *m, uint32_t own, const struct idmap_
 /* Host id for container id ID under MAP (-1 when unmapped). */
 int64_t idmap_to_host(const struct spec_idmap *map, size_t n, uint32_t id);
 
-/* NAME in the directories of PATH_ENV (absolute ones only), or when
- * PATH_ENV is unset or empty in /usr/local/bin, /usr/bin, /bin,
- * /usr/local/sbin, /usr/sbin, /sbin (as execvp(3) does): the first
- * executable regular file, into BUF. */
-bool idmap_find_program(const char *name, const char *path_env, char *buf, size_t len);
-
 /* The helper for KIND: --idmap-helper / OCIRT_IDMAP_HELPER when set, else
  * newuidmap/newgidmap on PATH, else newuidmap-shim next to this binary or
  * on PATH. Shadow's helper on PATH that cannot work (see

@@ -282,21 +282,6 @@ static int mount_kernel(const struct overlay_plan *plan, const struct ovl_priv *
 	return 0;
 }
 
-static bool find_program(const char *name, char *buf, size_t len)
-{
-	const char *path = getenv("PATH");
-	cleanup_free char *dirs = xasprintf("%s:/usr/bin:/bin:/usr/local/bin:/usr/sbin", path ? path : "");
-	char *save = NULL;
-
-	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		if (d[0] != '/')
-			continue;
-		if ((size_t)snprintf(buf, len, "%s/%s", d, name) < len && access(buf, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The first line fuse-overlayfs wrote to its log, for an error message. */
 static void fuse_log_line(int logfd, char *buf, size_t len)
 {
@@ -531,8 +516,10 @@ static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p,
 	pid_t self = getpid(), daemon, probe;
 	int rc;
 
-	if (!find_program("fuse-overlayfs", prog, sizeof(prog)))
-		return ocr_fail(err, ENOENT, "fuse-overlayfs is not installed (Debian: apt install fuse-overlayfs)");
+	if (!find_program("fuse-overlayfs", getenv("PATH"), prog, sizeof(prog)))
+		return ocr_fail(err, ENOENT,
+				"fuse-overlayfs is not installed (not found on PATH; Debian: apt install "
+				"fuse-overlayfs)");
 	fusefd = fuse_open_dev(err);
 	if (fusefd < 0)
 		return -1;

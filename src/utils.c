@@ -563,6 +563,39 @@ bool str_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+bool find_program(const char *name, const char *path_env, char *buf, size_t len)
+{
+	/* Only without a PATH, as execvp(3) falls back to a default one: a set
+	 * PATH is the caller's word on what is installed, so a program left
+	 * out of it (or removed) is not used behind its back (and the idmap
+	 * code then finds the shim instead of shadow's helpers). */
+	static const char default_path[] = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+	const char *p = path_env && path_env[0] ? path_env : default_path;
+
+	while (*p) {
+		size_t n = strcspn(p, ":");
+		/* Relative PATH entries would make the result depend on the cwd. */
+		if (n > 0 && p[0] == '/') {
+			int w = snprintf(buf, len, "%.*s/%s", (int)n, p, name);
+			if (w > 0 && (size_t)w < len && is_executable_file(buf))
+				return true;
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	if (len)
+		buf[0] = '\0';
+	return false;
+}
+
 void reset_signals(void)
 {
 	/* The raw syscall: glibc refuses its internal real-time signals, yet

@@ -110,6 +110,15 @@ void reset_signals(void);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* PATH names a regular file we may execute. */
+bool is_executable_file(const char *path);
+
+/* NAME in the directories of PATH_ENV (absolute ones only), or when
+ * PATH_ENV is unset or empty in /usr/local/bin, /usr/bin, /bin,
+ * /usr/local/sbin, /usr/sbin, /sbin (as execvp(3) does): the first
+ * executable regular file, into BUF ("" when there is none). */
+bool find_program(const char *name, const char *path_env, char *buf, size_t len);
+
 /* SRC for an error message or a log line: control characters, C1 controls
  * and bytes that are not UTF-8 become \n, \t or \xNN, so a value from a
  * config or a state file can neither break the message into several lines

@@ -295,6 +295,23 @@ requires_fuse() {
 	[ ! -e "$LOWER/tmp/work" ]
 }
 
+@test "overlay: fuse-overlayfs is looked up on PATH only, as the id-map helpers are" {
+	requires_fuse
+	local empty=$BATS_TEST_TMPDIR/empty
+	mkdir -p "$empty"
+	set_args true
+	# installed in a standard directory, but not on the caller's PATH
+	run --separate-stderr timeout --kill-after=5 "$OCIRT_TIMEOUT" env PATH="$empty" "$OCIRT" --root "$ROOT" \
+		run --overlay fuse "${LAYERS[@]}" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error 'fuse-overlayfs is not installed \(not found on PATH'
+	assert_no_containers
+	# on PATH it is found
+	run --separate-stderr timeout --kill-after=5 "$OCIRT_TIMEOUT" \
+		env PATH="$empty:$(dirname "$(command -v fuse-overlayfs)")" "$OCIRT" --root "$ROOT" \
+		run --overlay fuse "${LAYERS[@]}" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+}
+
 @test "overlay: an inaccessible /dev/fuse is named in the error with the fix" {
 	requires_fuse
 	command -v unshare >/dev/null || skip "no unshare"

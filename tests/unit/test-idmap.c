@@ -183,12 +183,13 @@ static void test_find_program(void)
 	snprintf(buf, sizeof(buf), "%s/ocr-test-dir", a);
 	mkdir(buf, 0755); /* a directory: skipped */
 	snprintf(path_env, sizeof(path_env), "relative:%s::%s", a, b);
-	ok(idmap_find_program("ocr-test-prog", path_env, buf, sizeof(buf)) && strstr(buf, "/b/ocr-test-prog"),
+	ok(find_program("ocr-test-prog", path_env, buf, sizeof(buf)) && strstr(buf, "/b/ocr-test-prog"),
 	   "PATH is searched in order, skipping a non-executable file");
-	ok(!idmap_find_program("ocr-test-dir", path_env, buf, sizeof(buf)) && buf[0] == '\0',
-	   "a directory is not a program");
-	ok(idmap_find_program("sh", "", buf, sizeof(buf)), "standard dirs after PATH (found %s)", buf);
-	ok(!idmap_find_program("ocr-no-such-program", path_env, buf, sizeof(buf)), "absent program not found");
+	ok(!find_program("ocr-test-dir", path_env, buf, sizeof(buf)) && buf[0] == '\0', "a directory is not a program");
+	ok(find_program("sh", "", buf, sizeof(buf)), "standard dirs when PATH is empty (found %s)", buf);
+	ok(find_program("sh", NULL, buf, sizeof(buf)), "standard dirs when PATH is unset (found %s)", buf);
+	ok(!find_program("sh", path_env, buf, sizeof(buf)), "no standard dirs after a set PATH");
+	ok(!find_program("ocr-no-such-program", path_env, buf, sizeof(buf)), "absent program not found");
 }
 
 static void test_helper_usable(void)
