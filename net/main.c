@@ -5,9 +5,11 @@
  *   ocirt-rootless-net --id ID --pid PID [--pid-starttime T] --ready-fd FD
  *       [--api-dirfd FD --api-socket NAME] [--mtu N] [--allow-host-loopback]
  *       [--no-ipv6] [--forward PROTO,HOSTIP,HOSTPORT,CPORT]... [--dns-upstream ADDR,PORT]
+ *       [--port-handler slirp|splice]
  *       [--no-sandbox] [--no-seccomp] [--no-offload] [--debug] [--log-format text|json]
  *
- * Start-up order: check the init, make the tap (tap.c), start libslirp
+ * Start-up order: check the init, make the tap (tap.c), start the socket
+ * factory for the splice port handler (sockfactory.c), start libslirp
  * with the forwards, bind the API socket, enter the sandbox, then write
  * "ok" to the ready fd (or "error ERRNO MESSAGE" and exit 1) and serve
  * packets until the init exits or SIGTERM/SIGINT/SIGHUP arrives. */
@@ -93,7 +95,8 @@ enum {
 	OPT_DEBUG,
 	OPT_LOG_FORMAT,
 	OPT_NO_OFFLOAD,
-	OPT_DNS_UPSTREAM
+	OPT_DNS_UPSTREAM,
+	OPT_PORT_HANDLER
 };
 
 static const struct option options[] = {
@@ -111,6 +114,7 @@ static const struct option options[] = {
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
+	{"port-handler", required_argument, NULL, OPT_PORT_HANDLER},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{NULL, 0, NULL, 0},
@@ -190,6 +194,14 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 			if (dns_upstream_parse(optarg, &cfg->dns_upstream, &cfg->dns_upstream_len, err) < 0)
 				return -1;
 			break;
+		case OPT_PORT_HANDLER:
+			if (strcmp(optarg, "slirp") == 0)
+				cfg->port_handler = NET_PORT_SLIRP;
+			else if (strcmp(optarg, "splice") == 0)
+				cfg->port_handler = NET_PORT_SPLICE;
+			else
+				return ocr_fail(err, EINVAL, "--port-handler `%s`: not slirp or splice", optarg);
+			break;
 		case OPT_DEBUG:
 			*debug = true;
 			break;
@@ -264,13 +276,25 @@ static int check_init(const struct net_config *cfg, struct ocr_error *err)
 
 static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_tap, int *ret_api, struct ocr_error *err)
 {
+	struct splice_handler *splice = NULL;
+
 	if (check_init(cfg, err) < 0)
 		return -1;
 	cfg->unprivileged_port_start = read_unprivileged_port_start();
 	*ret_tap = tap_create(cfg, &cfg->ipv6, err);
 	if (*ret_tap < 0)
 		return -1;
-	if (loop_new(cfg, *ret_tap, ret_loop, err) < 0)
+	if (cfg->port_handler == NET_PORT_SPLICE) {
+		struct sockfactory *factory = NULL;
+		/* Before the sandbox, which denies setns for good. */
+		if (sockfactory_start(cfg, &factory, err) < 0)
+			return ocr_wrap(err, "splice port handler");
+		if (splice_new(factory, &splice, err) < 0) {
+			splice_free(splice);
+			return ocr_wrap(err, "splice port handler");
+		}
+	}
+	if (loop_new(cfg, *ret_tap, splice, ret_loop, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_forwards; i++)
 		if (loop_add_forward(*ret_loop, &cfg->forwards[i], err) < 0)

@@ -7,7 +7,9 @@
  * tap.c (the short-lived child that joins the container's namespaces),
  * netlink.c (rtnetlink: link, address, route), slirp.c (SlirpCb table
  * and poll loop), api.c (JSON API socket), sandbox.c (empty root, no
- * capabilities, seccomp). */
+ * capabilities, seccomp), splice.c (the splice port handler for
+ * published TCP ports) and sockfactory.c (its sockets in the container's
+ * network namespace). */
 #ifndef OCR_NET_H
 #define OCR_NET_H
 
@@ -48,6 +50,10 @@ struct net_forward {
 	struct sockaddr_storage host, guest;
 };
 
+/* Who serves published TCP ports: libslirp's hostfwd, or splice.c. UDP
+ * ports always go through libslirp. */
+enum net_port_handler { NET_PORT_SLIRP, NET_PORT_SPLICE };
+
 struct net_config {
 	const char *id; /* container id, for messages */
 	pid_t pid; /* container init */
@@ -57,6 +63,7 @@ struct net_config {
 	bool ipv6;
 	bool sandbox, seccomp;
 	bool offload; /* tap with virtio-net headers, CSUM + TSO */
+	enum net_port_handler port_handler;
 	int ready_fd; /* report "ok" or the error here, then close */
 	int api_dirfd; /* directory of the API socket, or -1 */
 	const char *api_name;
@@ -79,6 +86,9 @@ void net_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * carries a struct virtio_net_hdr and the container's kernel may hand us
  * unchecksummed TCP/UDP and TCP segments larger than the MTU (TSO). */
 int tap_create(const struct net_config *cfg, bool *ipv6, struct ocr_error *err);
+/* Join the user (unless it is ours) and network namespaces of cfg->pid;
+ * for children that stay there (the tap's, the socket factory). */
+int net_join_container(const struct net_config *cfg, struct ocr_error *err);
 
 /* netlink.c, in the current network namespace. */
 int nl_open(struct ocr_error *err);
@@ -93,9 +103,36 @@ int forward_make(bool udp, const char *host_addr, long host_port, const char *gu
 		 struct net_forward *ret, struct ocr_error *err);
 void forward_describe(const struct net_forward *f, char *buf, size_t len);
 
+/* sockfactory.c: a process in the container's network namespace that
+ * makes TCP sockets there for the helper (started before the sandbox). */
+struct sockfactory;
+int sockfactory_start(const struct net_config *cfg, struct sockfactory **ret, struct ocr_error *err);
+/* A new TCP socket of FAMILY in the container's network namespace,
+ * O_NONBLOCK and O_CLOEXEC; bounded in time. */
+int sockfactory_socket(struct sockfactory *f, int family, struct ocr_error *err);
+void sockfactory_free(struct sockfactory *f);
+
+/* splice.c: published TCP ports served by splicing a host socket to one
+ * in the container's network namespace. Takes FACTORY (freed with it). */
+struct splice_handler;
+int splice_new(struct sockfactory *factory, struct splice_handler **ret, struct ocr_error *err);
+void splice_free(struct splice_handler *s);
+/* Listen on F's host address; errors keep the errno of bind/listen. */
+int splice_listen(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err);
+/* Stop listening for forward ID; false when it is not ours. */
+bool splice_unlisten(struct splice_handler *s, int id);
+/* The epoll fd to poll for input; -1 without a handler. */
+int splice_fd(const struct splice_handler *s);
+/* Clamp TIMEOUT (ms) to the next connect deadline or listener resume. */
+void splice_timeout(const struct splice_handler *s, uint32_t *timeout, int64_t now);
+/* After the poll: READY when splice_fd() had input. */
+void splice_poll(struct splice_handler *s, bool ready, int64_t now);
+
 /* slirp.c */
 struct net_loop;
-int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, struct ocr_error *err);
+/* Takes SPLICE (NULL: libslirp serves every port). */
+int loop_new(const struct net_config *cfg, int tapfd, struct splice_handler *splice, struct net_loop **ret,
+	     struct ocr_error *err);
 /* Add a forward; fills the error with the cause (port in use, port below
  * the unprivileged range, ...). Assigns f->id. */
 int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err);

@@ -60,12 +60,13 @@ struct net_loop {
 	unsigned stop_signals;
 	struct udp_sessions *udp; /* only while host loopback is disabled */
 	struct dns_proxy *dns; /* only with an upstream resolver of its own */
+	struct splice_handler *splice; /* TCP forwards, with --port-handler splice */
 	size_t slirp_fds_end; /* libslirp's fds in pollfds end here */
 	uint64_t tap_write_drops;
 };
 
 /* Fixed slots at the start of pollfds; slirp's sockets follow. */
-enum { SLOT_TAP, SLOT_PID, SLOT_SIG, SLOT_API, N_SLOTS };
+enum { SLOT_TAP, SLOT_PID, SLOT_SIG, SLOT_API, SLOT_SPLICE, N_SLOTS };
 
 /* ---- SlirpCb ---------------------------------------------------------- */
 
@@ -337,6 +338,27 @@ static bool same_host_side(const struct net_forward *a, const struct net_forward
 	return a->udp == b->udp && a->family == b->family && memcmp(&a->host, &b->host, addr_len(a->family)) == 0;
 }
 
+/* The causes a user can act on, named; E is bind's errno. */
+static int forward_fail(const struct net_loop *l, const struct net_forward *f, const char *desc, int e,
+			struct ocr_error *err)
+{
+	if (e == EACCES && (int)host_port(f) < l->cfg->unprivileged_port_start)
+		return ocr_fail(err, e,
+				"forward %s: host port %u is below net.ipv4.ip_unprivileged_port_start (%d): "
+				"use a port >= %d, or lower that sysctl as root",
+				desc, host_port(f), l->cfg->unprivileged_port_start, l->cfg->unprivileged_port_start);
+	if (e == EADDRINUSE)
+		return ocr_fail(err, e, "forward %s: host port %u/%s is already in use", desc, host_port(f),
+				proto_name(f));
+	errno = e;
+	return ocr_fail_errno(err, "forward %s", desc);
+}
+
+static bool by_splice(const struct net_loop *l, const struct net_forward *f)
+{
+	return l->splice && !f->udp;
+}
+
 int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err)
 {
 	char desc[160];
@@ -351,26 +373,21 @@ int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error
 					desc, host_port(f), proto_name(f), l->forwards[i].id);
 	if (f->family == AF_INET6)
 		flags |= SLIRP_HOSTFWD_V6ONLY;
-	errno = 0;
-	if (slirp_add_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
-			       (const struct sockaddr *)&f->guest, addr_len(f->family), flags) < 0) {
-		int e = errno ? errno : EADDRINUSE;
-		if (e == EACCES && (int)host_port(f) < l->cfg->unprivileged_port_start)
-			return ocr_fail(err, e,
-					"forward %s: host port %u is below net.ipv4.ip_unprivileged_port_start (%d): "
-					"use a port >= %d, or lower that sysctl as root",
-					desc, host_port(f), l->cfg->unprivileged_port_start,
-					l->cfg->unprivileged_port_start);
-		if (e == EADDRINUSE)
-			return ocr_fail(err, e, "forward %s: host port %u/%s is already in use", desc, host_port(f),
-					proto_name(f));
-		errno = e;
-		return ocr_fail_errno(err, "forward %s", desc);
+	f->id = l->next_id + 1;
+	if (by_splice(l, f)) {
+		struct ocr_error e = {0};
+		if (splice_listen(l->splice, f, &e) < 0)
+			return forward_fail(l, f, desc, e.err ? e.err : EADDRINUSE, err);
+	} else {
+		errno = 0;
+		if (slirp_add_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
+				       (const struct sockaddr *)&f->guest, addr_len(f->family), flags) < 0)
+			return forward_fail(l, f, desc, errno ? errno : EADDRINUSE, err);
 	}
-	f->id = ++l->next_id;
+	l->next_id = f->id;
 	l->forwards[l->n_forwards++] = *f;
 	l->n_udp_forwards += f->udp;
-	net_debug("forward %d: %s", f->id, desc);
+	net_debug("forward %d: %s (%s)", f->id, desc, by_splice(l, f) ? "splice" : "libslirp");
 	return 0;
 }
 
@@ -380,9 +397,13 @@ int loop_remove_forward(struct net_loop *l, int id, struct ocr_error *err)
 		struct net_forward *f = &l->forwards[i];
 		if (f->id != id)
 			continue;
-		if (slirp_remove_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
-					  f->udp ? SLIRP_HOSTFWD_UDP : 0) < 0)
+		if (by_splice(l, f)) {
+			if (!splice_unlisten(l->splice, id))
+				return ocr_fail(err, ENOENT, "forward %d: the splice handler does not know it", id);
+		} else if (slirp_remove_hostxfwd(l->slirp, (const struct sockaddr *)&f->host, addr_len(f->family),
+						 f->udp ? SLIRP_HOSTFWD_UDP : 0) < 0) {
 			return ocr_fail(err, ENOENT, "forward %d: libslirp does not know it", id);
+		}
 		net_debug("forward %d removed", id);
 		l->n_udp_forwards -= f->udp;
 		memmove(f, f + 1, (l->n_forwards - i - 1) * sizeof(*f));
@@ -447,13 +468,15 @@ static int signal_fd(struct ocr_error *err)
 	return fd;
 }
 
-int loop_new(const struct net_config *cfg, int tapfd, struct net_loop **ret, struct ocr_error *err)
+int loop_new(const struct net_config *cfg, int tapfd, struct splice_handler *splice, struct net_loop **ret,
+	     struct ocr_error *err)
 {
 	struct net_loop *l = g_new0(struct net_loop, 1);
 	SlirpConfig sc;
 
 	l->cfg = cfg;
 	l->tapfd = tapfd;
+	l->splice = splice;
 	l->pidfd = l->sigfd = -1;
 	l->pollfds = g_array_sized_new(FALSE, TRUE, sizeof(GPollFD), 64);
 	l->frame = g_malloc(FRAME_MAX);
@@ -566,10 +589,12 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 		pollfd_set(l->pollfds, SLOT_PID, l->drain_deadline ? -1 : l->pidfd);
 		pollfd_set(l->pollfds, SLOT_SIG, l->sigfd);
 		pollfd_set(l->pollfds, SLOT_API, apifd);
+		pollfd_set(l->pollfds, SLOT_SPLICE, splice_fd(l->splice));
 		slirp_pollfds_fill(l->slirp, &timeout, add_poll, l->pollfds);
 		l->slirp_fds_end = l->pollfds->len;
 		if (l->dns)
 			dns_proxy_fill(l->dns, l->pollfds, &timeout, now_ms());
+		splice_timeout(l->splice, &timeout, now_ms());
 		timers_clamp(l, &timeout);
 		if (l->drain_deadline && drain_done(l, &timeout)) {
 			net_debug("stopping: no frames for %lld ms", (long long)(now_ms() - l->last_frame));
@@ -610,6 +635,7 @@ int loop_run(struct net_loop *l, int apifd, struct ocr_error *err)
 			net_debug("tap read: %s: stopping", strerror(errno));
 			return 0;
 		}
+		splice_poll(l->splice, fds[SLOT_SPLICE].revents != 0, l->now);
 		if (apifd >= 0 && fds[SLOT_API].revents)
 			api_handle(l, apifd);
 		timers_run(l);
@@ -635,5 +661,6 @@ void loop_free(struct net_loop *l)
 	g_free(l->frame);
 	udp_sessions_free(l->udp);
 	dns_proxy_free(l->dns);
+	splice_free(l->splice);
 	g_free(l);
 }

@@ -44,7 +44,7 @@ static bool same_ns(pid_t pid, const char *type)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static int join_ns(const struct net_config *cfg, struct ocr_error *err)
+int net_join_container(const struct net_config *cfg, struct ocr_error *err)
 {
 	static const struct {
 		const char *name;
@@ -149,7 +149,7 @@ static int tap_open_configured(const struct net_config *cfg, bool *ipv6, char *w
 	struct ifreq ifr = {0};
 	int ifindex;
 
-	if (join_ns(cfg, err) < 0)
+	if (net_join_container(cfg, err) < 0)
 		return -1;
 	fd = open_tun(err);
 	if (fd < 0)
