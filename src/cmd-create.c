@@ -15,7 +15,7 @@ enum {
 	OPT_UPPER,
 	OPT_OVERLAY
 };
-enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU };
+enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU, OPT_PORT_HANDLER };
 
 static const struct option create_opts[] = {
 	{"bundle", required_argument, NULL, 'b'},
@@ -32,16 +32,18 @@ static const struct option create_opts[] = {
 	{"publish", required_argument, NULL, 'p'},
 	{"allow-host-loopback", no_argument, NULL, OPT_ALLOW_HOST_LOOPBACK},
 	{"mtu", required_argument, NULL, OPT_MTU},
+	{"port-handler", required_argument, NULL, OPT_PORT_HANDLER},
 	CMD_HELP_OPTION,
 	{NULL, 0, NULL, 0},
 };
 
-/* --network, --publish (repeatable), --mtu: checked here so a typo fails
- * before anything is created; network_setup() reads them. */
+/* --network, --publish (repeatable), --mtu, --port-handler: checked here
+ * so a typo fails before anything is created; network_setup() reads them. */
 static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
 {
 	struct net_publish p;
 	unsigned mtu;
+	bool splice;
 
 	switch (c) {
 	case OPT_NETWORK:
@@ -67,6 +69,11 @@ static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
 		if (network_parse_mtu(optarg, &mtu, err) < 0)
 			return ocr_wrap(err, "--mtu");
 		n->mtu = optarg;
+		return 0;
+	case OPT_PORT_HANDLER:
+		if (network_parse_port_handler(optarg, &splice, err) < 0)
+			return ocr_wrap(err, "--port-handler");
+		n->port_handler = optarg;
 		return 0;
 	default:
 		return ocr_fail(err, EINVAL, "bad option");
@@ -124,6 +131,7 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 		case 'p':
 		case OPT_ALLOW_HOST_LOOPBACK:
 		case OPT_MTU:
+		case OPT_PORT_HANDLER:
 			if (parse_net_flag(c, &o->net, err) < 0)
 				return -1;
 			break;

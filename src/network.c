@@ -35,6 +35,7 @@ struct net_request {
 	size_t n_publish;
 	unsigned mtu;
 	bool allow_host_loopback;
+	bool splice; /* published TCP ports: the splice handler, not libslirp */
 	char *dns_upstream; /* "ADDR,PORT" or NULL */
 };
 
@@ -131,6 +132,15 @@ int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err)
 	return 0;
 }
 
+int network_parse_port_handler(const char *s, bool *ret_splice, struct ocr_error *err)
+{
+	if (strcmp(s, "splice") == 0 || strcmp(s, "slirp") == 0) {
+		*ret_splice = s[1] == 'p';
+		return 0;
+	}
+	return ocr_fail(err, EINVAL, "`%s` is not splice or slirp", s);
+}
+
 #define DNS_UPSTREAM_SYNTAX "ADDR[:PORT] or [IPV6ADDR]:PORT"
 
 int network_parse_dns_upstream(const char *s, char **ret_arg, struct ocr_error *err)
@@ -207,10 +217,12 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 {
 	const char *mode = o ? o->mode : NULL;
 	const char *mtu = o ? o->mtu : NULL;
+	const char *handler = o ? o->port_handler : NULL;
 	const char *ann;
 
 	memset(r, 0, sizeof(*r));
 	r->mtu = NETWORK_MTU_DEFAULT;
+	r->splice = NETWORK_PORT_HANDLER_SPLICE_DEFAULT;
 	r->from_flag = mode != NULL;
 	if (mode == NULL)
 		mode = spec_annotation(spec, NETWORK_ANN_MODE);
@@ -238,14 +250,20 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 	} else if (mtu && network_parse_mtu(mtu, &r->mtu, err) < 0) {
 		return ocr_wrap(err, "--mtu");
 	}
+	if (handler && network_parse_port_handler(handler, &r->splice, err) < 0)
+		return ocr_wrap(err, "--port-handler");
+	if (handler == NULL && (ann = spec_annotation(spec, NETWORK_ANN_PORT_HANDLER)) != NULL &&
+	    network_parse_port_handler(ann, &r->splice, err) < 0)
+		return ocr_wrap(err, "annotation " NETWORK_ANN_PORT_HANDLER);
 	if ((ann = spec_annotation(spec, NETWORK_ANN_DNS_UPSTREAM)) != NULL &&
 	    network_parse_dns_upstream(ann, &r->dns_upstream, err) < 0)
 		return ocr_wrap(err, "annotation " NETWORK_ANN_DNS_UPSTREAM);
 	/* Flags without slirp are a mistake; annotations then just rest. */
-	if (!r->slirp && o && ((o->publish && o->publish[0]) || o->allow_host_loopback || o->mtu)) {
+	if (!r->slirp && o && ((o->publish && o->publish[0]) || o->allow_host_loopback || o->mtu || handler)) {
 		const char *what = o->publish && o->publish[0] ? "--publish"
 				   : o->allow_host_loopback    ? "--allow-host-loopback"
-							       : "--mtu";
+				   : o->mtu		       ? "--mtu"
+							       : "--port-handler";
 		return ocr_fail(err, EINVAL, "%s needs --network slirp (or annotation " NETWORK_ANN_MODE "=slirp)",
 				what);
 	}
@@ -367,6 +385,7 @@ static char **helper_argv(const struct ocr_ctx *ctx, const char *path, const cha
 	}
 	if (r->dns_upstream)
 		argv[n++] = xasprintf("--dns-upstream=%s", r->dns_upstream);
+	argv[n++] = xstrdup(r->splice ? "--port-handler=splice" : "--port-handler=slirp");
 	if (ctx->log.debug)
 		argv[n++] = xstrdup("--debug");
 	if (ctx->log.json)
@@ -516,9 +535,10 @@ static json_t *record_of(pid_t pid, unsigned long long starttime, const char *so
 		json_array_append_new(publish, json_string(s));
 		free(s);
 	}
-	return json_pack("{s:s,s:i,s:I,s:s,s:i,s:b,s:o}", "mode", "slirp", "helper_pid", (int)pid, "helper_starttime",
-			 (json_int_t)starttime, "api_socket", socket_path, "mtu", (int)r->mtu, "allow_host_loopback",
-			 r->allow_host_loopback, "publish", publish);
+	return json_pack("{s:s,s:i,s:I,s:s,s:i,s:b,s:s,s:o}", "mode", "slirp", "helper_pid", (int)pid,
+			 "helper_starttime", (json_int_t)starttime, "api_socket", socket_path, "mtu", (int)r->mtu,
+			 "allow_host_loopback", r->allow_host_loopback, "port_handler", r->splice ? "splice" : "slirp",
+			 "publish", publish);
 }
 
 static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, const struct net_request *r,

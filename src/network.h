@@ -9,6 +9,9 @@
  *                                   run.oci.ocirt.publish=SPEC[,SPEC...]
  *   --allow-host-loopback           run.oci.ocirt.allow-host-loopback=true
  *   --mtu N                         run.oci.ocirt.mtu=N
+ *   --port-handler splice|slirp     run.oci.ocirt.port-handler=splice|slirp
+ *                                   who serves published TCP ports
+ *                                   (net/splice.c, or libslirp)
  *   (annotation only)               run.oci.ocirt.dns-upstream=ADDR[:PORT]
  *                                   DNS to 10.0.2.3/fd00::3 goes there
  *                                   instead of the host's resolver
@@ -31,6 +34,7 @@
 #define NETWORK_ANN_LOOPBACK "run.oci.ocirt.allow-host-loopback"
 #define NETWORK_ANN_MTU "run.oci.ocirt.mtu"
 #define NETWORK_ANN_DNS_UPSTREAM "run.oci.ocirt.dns-upstream"
+#define NETWORK_ANN_PORT_HANDLER "run.oci.ocirt.port-handler"
 
 #define NETWORK_HELPER_NAME "ocirt-rootless-net"
 #define NETWORK_HELPER_ENV "OCIRT_NET_HELPER"
@@ -40,12 +44,18 @@
 #define NETWORK_MTU_MIN 576
 #define NETWORK_MTU_MAX 65521
 #define NETWORK_MAX_PUBLISH 256
+/* Splice: published TCP ports at kernel speed (bench/FINDINGS.md, "Rootless
+ * network"), at the cost of the client's address, which the container
+ * sees as its own (10.0.2.100) instead of 10.0.2.2, as with rootlesskit's
+ * builtin port driver and pasta. */
+#define NETWORK_PORT_HANDLER_SPLICE_DEFAULT true
 
 struct net_options {
 	const char *mode; /* --network: NULL (spec decides), "none", "slirp" */
 	char **publish; /* --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp], NULL-terminated */
 	bool allow_host_loopback; /* --allow-host-loopback */
 	const char *mtu; /* --mtu N */
+	const char *port_handler; /* --port-handler splice|slirp */
 };
 
 /* One --publish: host ADDR:PORT -> the container's PORT. */
@@ -60,6 +70,8 @@ struct net_publish {
 int network_parse_mode(const char *s, struct ocr_error *err);
 int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err);
 int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err);
+/* "splice" or "slirp"; RET_SPLICE: which. */
+int network_parse_port_handler(const char *s, bool *ret_splice, struct ocr_error *err);
 /* ADDR, ADDR:PORT (IPv4) or ADDR, [ADDR]:PORT (IPv6); port 53 when left
  * out. RET_ARG: "ADDR,PORT" for the helper's --dns-upstream (malloc'd). */
 int network_parse_dns_upstream(const char *s, char **ret_arg, struct ocr_error *err);
