@@ -260,7 +260,6 @@ static int job_save_config(struct create_job *j, struct ocr_error *err)
 static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 {
 	cleanup_free char *json = NULL;
-	struct ocr_error ignored = {0};
 	char rec[64];
 
 	j->init = pid;
@@ -277,12 +276,10 @@ static int on_pid(struct create_job *j, pid_t pid, struct ocr_error *err)
 		return -1;
 	/* The network helper joins init's namespaces before init turns
 	 * non-dumpable on SYNC_STATE; the state is written while init
-	 * already builds the root. */
+	 * already builds the root. network_setup records the helper
+	 * (network.rec) itself, as soon as it has forked it. */
 	if (network_setup(j->ctx, j->o->id, j->spec, &j->o->net, pid, j->dirfd, j->st.extra, err) < 0)
 		return -1;
-	/* Best effort: a record too long for a symlink (hundreds of
-	 * --publish) only loses the helper's pid, and it exits with the init. */
-	state_record_extra(j->dirfd, j->st.extra, "network", &ignored);
 	json = state_json_of(&j->st, OCR_STATUS_CREATING);
 	if (sync_send(j->sync_fd, SYNC_STATE, 0, json, err) < 0)
 		return -1;

@@ -394,13 +394,22 @@ static char **helper_argv(const struct ocr_ctx *ctx, const char *path, const cha
 	return argv;
 }
 
-__attribute__((noreturn)) static void helper_exec(const struct ocr_ctx *ctx, char **argv, int ready, int apidir)
+__attribute__((noreturn)) static void helper_exec(const struct ocr_ctx *ctx, char **argv, int ready, int apidir,
+						  const int gate[2])
 {
 	static char *const envp[] = {NULL};
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int r = fcntl(ready, F_DUPFD_CLOEXEC, 10), a = fcntl(apidir, F_DUPFD_CLOEXEC, 10);
-	int log = ctx->log.fd >= 0 ? fcntl(ctx->log.fd, F_DUPFD_CLOEXEC, 10) : -1;
-	char msg[512];
+	int devnull, r, a, log;
+	char msg[512], go = 0;
+
+	/* Wait until the runtime has recorded our pid; EOF means it died
+	 * before it could, and nothing would ever stop us. */
+	close(gate[1]);
+	if (TEMP_FAILURE_RETRY(read(gate[0], &go, 1)) != 1)
+		_exit(0);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	r = fcntl(ready, F_DUPFD_CLOEXEC, 10);
+	a = fcntl(apidir, F_DUPFD_CLOEXEC, 10);
+	log = ctx->log.fd >= 0 ? fcntl(ctx->log.fd, F_DUPFD_CLOEXEC, 10) : -1;
 
 	/* Its own session: a terminal's ^C for `run` must not take the
 	 * network down before the container. */
@@ -485,13 +494,27 @@ static int helper_wait_ready(int fd, pid_t pid, struct ocr_error *err)
 	}
 }
 
-static int helper_start(const struct ocr_ctx *ctx, const char *path, const char *id, const struct net_request *r,
-			pid_t pid, unsigned long long starttime, int state_dirfd, pid_t *ret_pid, struct ocr_error *err)
+/* The durable record (state.h): only what delete --force needs to stop
+ * the helper, so it stays far below the size a symlink can hold however
+ * many ports are published (state.json has the rest). */
+static int record_helper(int state_dirfd, pid_t pid, unsigned long long starttime, struct ocr_error *err)
 {
-	cleanup_strv char **argv = helper_argv(ctx, path, id, r, pid, starttime);
+	char rec[128];
+
+	snprintf(rec, sizeof(rec), "{\"mode\":\"slirp\",\"helper_pid\":%d,\"helper_starttime\":%llu}", (int)pid,
+		 starttime);
+	return state_record(state_dirfd, "network", rec, err);
+}
+
+/* Fork the helper and record it (network.rec) before it may exec: a
+ * runtime killed at any moment after the fork leaves delete --force a
+ * pid to stop, and one killed before the record leaves a child that
+ * exits at the gate. */
+static int helper_spawn(const struct ocr_ctx *ctx, char **argv, int ready, int state_dirfd, pid_t *ret_pid,
+			unsigned long long *ret_start, struct ocr_error *err)
+{
 	cleanup_close int apidir = -1;
-	cleanup_close int rd = -1;
-	int p[2];
+	int gate[2];
 	pid_t child;
 
 	/* A new open file description: the helper must not share the flock
@@ -499,22 +522,49 @@ static int helper_start(const struct ocr_ctx *ctx, const char *path, const char 
 	apidir = openat(state_dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (apidir < 0)
 		return ocr_fail_errno(err, "state directory");
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (pipe2(gate, O_CLOEXEC) < 0)
 		return ocr_fail_errno(err, "pipe");
-	rd = p[0];
 	child = fork();
 	if (child < 0) {
-		close(p[1]);
+		close(gate[0]);
+		close(gate[1]);
 		return ocr_fail_errno(err, "fork");
 	}
 	if (child == 0)
-		helper_exec(ctx, argv, p[1], apidir);
-	close(p[1]);
+		helper_exec(ctx, argv, ready, apidir, gate);
+	close(gate[0]);
 	*ret_pid = child;
-	ocr_debug(&ctx->log, "network: started %s (pid %d) for container init %d", path, (int)child, (int)pid);
-	if (helper_wait_ready(rd, child, err) < 0) {
+	if (proc_stat(child, ret_start, NULL) < 0)
+		*ret_start = 0;
+	if (record_helper(state_dirfd, child, *ret_start, err) < 0 || write_all(gate[1], "g", 1) < 0) {
+		close(gate[1]);
 		kill(child, SIGKILL);
 		TEMP_FAILURE_RETRY(waitpid(child, NULL, 0));
+		return err->msg[0] ? -1 : ocr_fail_errno(err, "start the network helper");
+	}
+	close(gate[1]);
+	return 0;
+}
+
+static int helper_start(const struct ocr_ctx *ctx, const char *path, const char *id, const struct net_request *r,
+			pid_t pid, unsigned long long starttime, int state_dirfd, pid_t *ret_pid,
+			unsigned long long *ret_start, struct ocr_error *err)
+{
+	cleanup_strv char **argv = helper_argv(ctx, path, id, r, pid, starttime);
+	cleanup_close int rd = -1;
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ocr_fail_errno(err, "pipe");
+	rd = p[0];
+	rc = helper_spawn(ctx, argv, p[1], state_dirfd, ret_pid, ret_start, err);
+	close(p[1]);
+	if (rc < 0)
+		return -1;
+	ocr_debug(&ctx->log, "network: started %s (pid %d) for container init %d", path, (int)*ret_pid, (int)pid);
+	if (helper_wait_ready(rd, *ret_pid, err) < 0) {
+		kill(*ret_pid, SIGKILL);
+		TEMP_FAILURE_RETRY(waitpid(*ret_pid, NULL, 0));
 		return -1;
 	}
 	return 0;
@@ -547,7 +597,7 @@ static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct s
 	const struct spec_namespace *ns = spec_namespace(spec, CLONE_NEWNET);
 	cleanup_free char *helper = NULL;
 	cleanup_free char *socket_path = NULL;
-	unsigned long long starttime = 0;
+	unsigned long long starttime = 0, hstart = 0;
 	pid_t hpid = 0;
 	json_t *rec;
 
@@ -571,14 +621,13 @@ static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct s
 		return -1;
 	if (proc_stat(pid, &starttime, NULL) < 0)
 		return ocr_fail_errno(err, "container init %d", (int)pid);
-	if (helper_start(ctx, helper, id, r, pid, starttime, state_dirfd, &hpid, err) < 0)
+	if (helper_start(ctx, helper, id, r, pid, starttime, state_dirfd, &hpid, &hstart, err) < 0)
 		return -1;
-	/* The record goes in before anything else can fail: a failed create
-	 * (network_teardown) and delete --force find the helper there. */
+	/* In EXTRA before anything else can fail: a failed create
+	 * (network_teardown) finds the helper there; delete --force without
+	 * state.json finds it in network.rec. */
 	socket_path = xasprintf("%s/%s/" NETWORK_API_SOCKET, ctx->root, id);
-	if (proc_stat(hpid, &starttime, NULL) < 0)
-		starttime = 0;
-	rec = record_of(hpid, starttime, socket_path, r);
+	rec = record_of(hpid, hstart, socket_path, r);
 	if (rec == NULL || json_object_set_new(extra, "network", rec) < 0) {
 		kill(hpid, SIGKILL);
 		TEMP_FAILURE_RETRY(waitpid(hpid, NULL, 0));

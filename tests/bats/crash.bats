@@ -260,6 +260,55 @@ for i in \$(seq 300); do [ -e $BATS_TEST_TMPDIR/net.go ] && exec $real \"\$@\"; 
 	wait_pid_gone "$hpid" 10 || fail "network helper $hpid left: $(describe_pids ocirt-rootless-net)"
 }
 
+@test "crash: create killed while its network helper starts: delete --force stops the helper" {
+	requires_ours "have a network helper"
+	marker_args
+	update_config '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
+	local helper hpid rec
+	helper=$(slow_net_helper)
+	# The stand-in never becomes the real helper: it stays between fork
+	# and the ready handshake until something stops it (30 s at most).
+	OCIRT_NET_HELPER="$helper" start_bg create --network slirp --bundle "$BUNDLE" "$CID"
+	wait_for_file "$BATS_TEST_TMPDIR/net.ready" || fail "no helper: $(cat "$BATS_TEST_TMPDIR/bg.err")"
+	hpid=$(cat "$BATS_TEST_TMPDIR/net.pid")
+	BG_PIDS+=("$hpid")
+	[ ! -e "$ROOT/$CID/state.json" ] || fail "state.json was already written: not the moment wanted"
+	rec=$(readlink "$ROOT/$CID/network.rec") || fail "no network.rec while the helper starts"
+	[ "$(jq -r .helper_pid <<<"$rec")" = "$hpid" ] || fail "network.rec names another pid: $rec (helper $hpid)"
+	kill_bg
+	pid_alive "$hpid" || fail "the helper died with the runtime: this test cannot tell anything"
+	delete_and_check "$CID"
+	wait_pid_gone "$hpid" 5 || fail "network helper $hpid survived delete --force"
+}
+
+@test "crash: delete --force finds the helper of a container with many published ports and no state.json" {
+	requires_ours "have a network helper"
+	marker_args
+	update_config '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])'
+	local base p i flags=() hpid
+	# 200 published ports make state.json's network member larger than a
+	# symlink record can hold; the record keeps only the helper.
+	for ((i = 0; i < 20; i++)); do
+		base=$((20000 + RANDOM % 39000))
+		for ((p = base; p < base + 200; p++)); do
+			grep -qs "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 && break
+		done
+		[ "$p" -eq $((base + 200)) ] && break
+	done
+	[ "$p" -eq $((base + 200)) ] || skip "no 200 free consecutive ports"
+	for ((p = base; p < base + 200; p++)); do
+		flags+=(-p "127.0.0.1:$p:80")
+	done
+	runtime run -d --network slirp "${flags[@]}" --bundle "$BUNDLE" "$CID" </dev/null >/dev/null \
+		2>"$BATS_TEST_TMPDIR/run.err" || fail "run -d failed: $(cat "$BATS_TEST_TMPDIR/run.err")"
+	hpid=$(jq -r .extra.network.helper_pid "$ROOT/$CID/state.json")
+	[ "$(jq -c .extra.network "$ROOT/$CID/state.json" | wc -c)" -gt 4096 ] || fail "the network member is small"
+	[ "$(readlink "$ROOT/$CID/network.rec" | jq -r .helper_pid)" = "$hpid" ] || fail "network.rec does not name $hpid"
+	printf 'garbage' >"$ROOT/$CID/state.json"
+	delete_and_check "$CID"
+	wait_pid_gone "$hpid" 5 || fail "network helper $hpid survived delete --force"
+}
+
 # tamper_and_delete HOW: a running container's state.json is damaged
 # (HOW: truncate, garbage, zero-pid, other-pid); delete --force still kills
 # its processes and removes it, and kills nothing else.
