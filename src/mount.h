@@ -11,6 +11,11 @@
 
 #include "error.h"
 
+/* The type for mount(2) calls that have none (bind, remount, move,
+ * propagation): the kernel ignores it there, but valgrind checks it as a
+ * string and reports NULL as an unaddressable argument. */
+#define MOUNT_TYPE_NONE "none"
+
 struct mount_opts {
 	unsigned long flags; /* MS_* to set */
 	unsigned long clear; /* MS_* explicitly cleared ("rw", "suid") */

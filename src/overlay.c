@@ -312,10 +312,10 @@ static int bind_into(const char *root, const char *path, bool ro, bool rec)
 
 	if (mkdir_p(dst, 0755, &err) < 0)
 		return -1;
-	if (mount(path, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+	if (mount(path, dst, MOUNT_TYPE_NONE, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
 		return -1;
 	if (ro && syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) < 0 &&
-	    mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(path), NULL) < 0)
+	    mount(NULL, dst, MOUNT_TYPE_NONE, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(path), NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -339,7 +339,7 @@ static int fuse_root(const struct ovl_priv *p, const char *root, const char **re
 
 	*ret_what = root;
 	if ((mkdir(root, 0700) < 0 && errno != EEXIST) || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(NULL, "/", MOUNT_TYPE_NONE, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
@@ -370,7 +370,7 @@ static int fuse_root(const struct ovl_priv *p, const char *root, const char **re
 		if (mkdir(etc, 0755) < 0 || (fd = open(cache, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
 			return -1;
 		close(fd);
-		if (mount("/etc/ld.so.cache", cache, NULL, MS_BIND, NULL) < 0)
+		if (mount("/etc/ld.so.cache", cache, MOUNT_TYPE_NONE, MS_BIND, NULL) < 0)
 			return -1;
 	}
 	/* only with a pid namespace of our own; fuse-overlayfs does without */
@@ -579,7 +579,7 @@ int overlay_mount(const struct overlay_plan *plan, const struct ocr_log *log, st
 		return 0;
 	/* Our mounts must not propagate to a peer outside (rootfs_prepare
 	 * sets the final propagation). */
-	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+	if (mount(NULL, "/", MOUNT_TYPE_NONE, MS_SLAVE | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "make / slave");
 	if (p->mode != OVL_FUSE) {
 		if (mount_kernel(plan, p, &kerr) == 0)

@@ -92,8 +92,8 @@ static int do_bind(struct rootfs_ctx *rc, const struct spec_mount *m, const stru
 		return ocr_fail(err, EINVAL, "bind mount needs a source");
 	if (access(m->source, F_OK) < 0)
 		return ocr_fail_errno(err, "bind source `%s`", SHOWN(m->source));
-	if (mount_at(rc->rootfd, m->destination, m->source, NULL, MS_BIND | (mo->recursive ? MS_REC : 0), NULL, err) <
-	    0)
+	if (mount_at(rc->rootfd, m->destination, m->source, MOUNT_TYPE_NONE, MS_BIND | (mo->recursive ? MS_REC : 0),
+		     NULL, err) < 0)
 		return -1;
 	/* A bind ignores other flags; a remount applies them, and in a user
 	 * namespace it must keep the source's locked flags or get EPERM. */
@@ -102,8 +102,8 @@ static int do_bind(struct rootfs_ctx *rc, const struct spec_mount *m, const stru
 		unsigned long locked = mount_locked_flags(m->source);
 		if ((remount & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) != 0)
 			locked &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_NODIRATIME);
-		if (mount_at(rc->rootfd, m->destination, NULL, NULL, MS_REMOUNT | MS_BIND | remount | locked, NULL,
-			     err) < 0)
+		if (mount_at(rc->rootfd, m->destination, NULL, MOUNT_TYPE_NONE, MS_REMOUNT | MS_BIND | remount | locked,
+			     NULL, err) < 0)
 			return ocr_wrap(err, "remount with options");
 	}
 	return 0;
@@ -248,7 +248,7 @@ static int mount_one(struct rootfs_ctx *rc, const struct spec_mount *m, struct o
 			rc_ = bind_fallback(rc, m, "/dev/mqueue", &mo, err);
 	}
 	if (rc_ == 0 && mo.propagation != 0)
-		rc_ = mount_at(rc->rootfd, m->destination, NULL, NULL, mo.propagation, NULL, err);
+		rc_ = mount_at(rc->rootfd, m->destination, NULL, MOUNT_TYPE_NONE, mo.propagation, NULL, err);
 	if (rc_ == 0 && mo.has_rattrs)
 		rc_ = setattr_at(rc->rootfd, m->destination, &mo, err);
 	mount_opts_clear(&mo);
@@ -330,7 +330,7 @@ static int make_device(struct rootfs_ctx *rc, const char *path, char type, unsig
 	}
 	mount_fd_path(fd, target, sizeof(target));
 	mount_fd_path(host, source, sizeof(source));
-	if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+	if (mount(source, target, MOUNT_TYPE_NONE, MS_BIND, NULL) < 0)
 		return ocr_fail_errno(err, "device `%s`: bind from the host", SHOWN(path));
 	return 0;
 }
@@ -405,9 +405,9 @@ int rootfs_prepare(struct rootfs_ctx *rc, struct ocr_error *err)
 		prop = lx->rootfs_propagation | MS_REC;
 	/* Keep our mounts from reaching the host (and the host's from us when
 	 * private); shared is applied to / only after pivot. */
-	if (mount(NULL, "/", NULL, (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop, NULL) < 0)
+	if (mount(NULL, "/", MOUNT_TYPE_NONE, (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop, NULL) < 0)
 		return ocr_fail_errno(err, "make / %s", (prop & MS_PRIVATE) ? "private" : "slave");
-	if (mount(rc->rootfs, rc->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount(rc->rootfs, rc->rootfs, MOUNT_TYPE_NONE, MS_BIND | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "bind mount rootfs `%s`", rc->rootfs);
 	rc->rootfd = open(rc->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rc->rootfd < 0)
@@ -461,7 +461,7 @@ static int mask_path(struct rootfs_ctx *rc, const char *path, struct ocr_error *
 		return 0;
 	}
 	mount_fd_path(rc->devnull_fd, source, sizeof(source));
-	if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+	if (mount(source, target, MOUNT_TYPE_NONE, MS_BIND, NULL) < 0)
 		return ocr_fail_errno(err, "mask `%s`", SHOWN(path));
 	return check_masked(rc, path, err);
 }
@@ -479,14 +479,15 @@ static int readonly_path(struct rootfs_ctx *rc, const char *path, struct ocr_err
 		return -1;
 	}
 	mount_fd_path(fd, target, sizeof(target));
-	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount(target, target, MOUNT_TYPE_NONE, MS_BIND | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "bind `%s` read-only", SHOWN(path));
 	close(fd);
 	fd = mount_open_in_root(rc->rootfd, path, false, false, err);
 	if (fd < 0)
 		return -1;
 	mount_fd_path(fd, target, sizeof(target));
-	if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(target), NULL) < 0)
+	if (mount(NULL, target, MOUNT_TYPE_NONE, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_locked_flags(target), NULL) <
+	    0)
 		return ocr_fail_errno(err, "remount `%s` read-only", SHOWN(path));
 	return 0;
 }
@@ -506,7 +507,7 @@ int rootfs_protect(struct rootfs_ctx *rc, struct ocr_error *err)
 			return ocr_wrap(err, "linux.readonlyPaths[%zu]", i);
 	if (rc->spec->root_readonly) {
 		unsigned long locked = mount_locked_flags(rc->rootfs);
-		if (mount(NULL, rc->rootfs, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, NULL) < 0)
+		if (mount(NULL, rc->rootfs, MOUNT_TYPE_NONE, MS_REMOUNT | MS_BIND | MS_RDONLY | locked, NULL) < 0)
 			return ocr_fail_errno(err, "root.readonly: remount `%s` read-only", rc->rootfs);
 	}
 	return 0;
@@ -519,7 +520,7 @@ int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err)
 	if (rc->no_pivot) {
 		if (chdir(rc->rootfs) < 0)
 			return ocr_fail_errno(err, "chdir `%s`", rc->rootfs);
-		if (mount(rc->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+		if (mount(rc->rootfs, "/", MOUNT_TYPE_NONE, MS_MOVE, NULL) < 0)
 			return ocr_fail_errno(err, "move rootfs to /");
 		if (chroot(".") < 0)
 			return ocr_fail_errno(err, "chroot");
@@ -537,14 +538,15 @@ int rootfs_pivot(struct rootfs_ctx *rc, struct ocr_error *err)
 		 * letting the unmount propagate to the host. */
 		if (fchdir(oldroot) < 0)
 			return ocr_fail_errno(err, "chdir to old root");
-		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		if (mount(NULL, ".", MOUNT_TYPE_NONE, MS_SLAVE | MS_REC, NULL) < 0)
 			return ocr_fail_errno(err, "make old root slave");
 		if (umount2(".", MNT_DETACH) < 0)
 			return ocr_fail_errno(err, "detach old root");
 	}
 	if (chdir("/") < 0)
 		return ocr_fail_errno(err, "chdir /");
-	if (lx && lx->has_rootfs_propagation && mount(NULL, "/", NULL, lx->rootfs_propagation | MS_REC, NULL) < 0)
+	if (lx && lx->has_rootfs_propagation &&
+	    mount(NULL, "/", MOUNT_TYPE_NONE, lx->rootfs_propagation | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "linux.rootfsPropagation");
 	return 0;
 }

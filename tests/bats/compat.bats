@@ -280,3 +280,19 @@ vg_setup() {
 	assert_vg_clean
 	assert_nothing_left
 }
+
+@test "compat: the container init's mount calls are valgrind-clean" {
+	vg_setup
+	update_config 'del(.process.rlimits)'
+	set_args true
+	# every process of the runtime under valgrind, each with its own log:
+	# the container init is a fork, and the one that mounts
+	run --separate-stderr timeout --kill-after=5 60 valgrind --trace-children=no --child-silent-after-fork=no \
+		--log-file="$BATS_TEST_TMPDIR/vg.%p.log" "$OCIRT" --root "$ROOT" run --bundle "$BUNDLE" "$CID" </dev/null
+	assert_success
+	[ "$(ls "$BATS_TEST_TMPDIR"/vg.*.log | wc -l)" -ge 2 ] || fail "valgrind did not follow the forks"
+	if grep -l 'Syscall param mount' "$BATS_TEST_TMPDIR"/vg.*.log >/dev/null; then
+		fail "valgrind: $(grep -h -A3 'Syscall param mount' "$BATS_TEST_TMPDIR"/vg.*.log)"
+	fi
+	assert_nothing_left
+}
