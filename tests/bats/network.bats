@@ -155,9 +155,11 @@ helpers_of_container() {
 	pgrep -u "$(id -u)" -f "ocirt-rootless-net --id $1 --pid=" || true
 }
 
-# http_get HOST PORT: the body of GET / (bash /dev/tcp; 3 s bound).
+# http_get HOST PORT [PATH]: the answer to GET PATH (default /; bash
+# /dev/tcp; 3 s bound).
 http_get() {
-	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET / HTTP/1.0\r\n\r\n" >&3 && cat <&3' _ "$1" "$2" 2>/dev/null
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET %s HTTP/1.0\r\n\r\n" "$3" >&3 && cat <&3' \
+		_ "$1" "$2" "${3:-/}" 2>/dev/null
 }
 
 # wait_http HOST PORT TEXT: poll (40 x 0.1 s) until GET / returns TEXT.
@@ -328,10 +330,11 @@ wait_size() {
 		assert_success
 		wait_size "$BATS_TEST_TMPDIR/up" 16777216 || fail "MTU $mtu: $(stat -c %s "$BATS_TEST_TMPDIR/up") of 16777216 bytes arrived on the host"
 		[ "$(sha256sum <"$BATS_TEST_TMPDIR/up")" = "$want" ] || fail "MTU $mtu: the host got other bytes"
-		# host -> published port
+		# host -> published port, through libslirp (the splice handler
+		# does not touch the tap: its own test is below)
 		hp=$(free_port) || fail "no free port"
 		rm -f "$BUNDLE/rootfs/down"
-		net_run_d --network slirp --mtu "$mtu" -p "127.0.0.1:$hp:80" -- sh -c 'sleep 30 | nc -l -p 80 >/down'
+		net_run_d --network slirp --port-handler slirp --mtu "$mtu" -p "127.0.0.1:$hp:80" -- sh -c 'sleep 30 | nc -l -p 80 >/down'
 		listening 80 "$CPID" || fail "the container's nc did not listen"
 		timeout 30 busybox nc 127.0.0.1 "$hp" <"$BUNDLE/rootfs/big" >/dev/null
 		wait_size "$BUNDLE/rootfs/down" 16777216 || fail "MTU $mtu: $(stat -c %s "$BUNDLE/rootfs/down") of 16777216 bytes arrived in the container"
@@ -451,11 +454,13 @@ while True:
 	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
 }
 
-@test "network: the API socket adds, lists and removes a forward at run time" {
+# api_forwards HANDLER: the API socket adds, lists and removes a TCP
+# forward served by HANDLER.
+api_forwards() {
 	local hp
 	hp=$(free_port) || fail "no free port"
 	www
-	net_run_d --network slirp -- httpd -f -p 80 -h /www
+	net_run_d --network slirp --port-handler "$1" -- httpd -f -p 80 -h /www
 	[ -S "$ROOT/$CID/net.sock" ] || fail "no API socket at $ROOT/$CID/net.sock"
 	run runtime port list "$CID" --format json
 	assert_success
@@ -476,6 +481,193 @@ while True:
 	assert_output "[]"
 	run --separate-stderr runtime port rm "$CID" 1
 	assert_runtime_error "no forward with id 1"
+}
+
+@test "network: the API socket adds, lists and removes a forward at run time (libslirp)" {
+	api_forwards slirp
+}
+
+@test "network: the API socket adds, lists and removes a forward at run time (splice)" {
+	api_forwards splice
+}
+
+# ---- the splice port handler (net/splice.c) -------------------------------
+
+# cgi_addr: /www with an index and /cgi-bin/addr, which prints the address
+# the client came from (busybox httpd's REMOTE_ADDR).
+cgi_addr() {
+	www
+	mkdir -p "$BUNDLE/rootfs/www/cgi-bin"
+	printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "$REMOTE_ADDR"\n' >"$BUNDLE/rootfs/www/cgi-bin/addr"
+	chmod 0755 "$BUNDLE/rootfs/www/cgi-bin/addr"
+}
+
+# client_addr PORT: the address the container saw for a GET through PORT.
+client_addr() {
+	http_get 127.0.0.1 "$1" /cgi-bin/addr | tail -n 1 | sed 's/^\[\(::ffff:\)\{0,1\}//; s/\]$//'
+}
+
+@test "network: splice (the default) reaches busybox httpd; the container sees its own address, libslirp 10.0.2.2" {
+	local hp
+	hp=$(free_port) || fail "no free port"
+	cgi_addr
+	net_run_d --network slirp -p "127.0.0.1:$hp:80" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer"
+	[ "$(jq -r .extra.network.port_handler "$ROOT/$CID/state.json")" = splice ] || fail "the default is not splice"
+	grep -q "$(printf '0100007F:%04X 00000000:0000 0A' "$hp")" /proc/net/tcp || fail "nothing listens on 127.0.0.1:$hp"
+	run client_addr "$hp"
+	assert_output "10.0.2.100"
+	runtime delete --force "$CID"
+	# The annotation picks libslirp, which keeps the client's address.
+	update_config '.annotations["run.oci.ocirt.port-handler"] = "slirp"'
+	net_run_d --network slirp -p "127.0.0.1:$hp:80" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer (libslirp)"
+	run client_addr "$hp"
+	assert_output "10.0.2.2"
+	runtime delete --force "$CID"
+	# The flag wins over the annotation.
+	net_run_d --network slirp --port-handler splice -p "127.0.0.1:$hp:80" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer (flag)"
+	run client_addr "$hp"
+	assert_output "10.0.2.100"
+}
+
+@test "network: splice: 16 MiB arrive intact both ways through published ports" {
+	local hp up want
+	hp=$(free_port) && up=$(free_port) || fail "no free port"
+	mkdir -p "$BUNDLE/rootfs/www"
+	head -c 16777216 /dev/urandom >"$BUNDLE/rootfs/www/big"
+	want=$(sha256sum <"$BUNDLE/rootfs/www/big")
+	# host -> container: nc; container -> host: httpd serving the file
+	net_run_d --network slirp --port-handler splice -p "127.0.0.1:$hp:80" -p "127.0.0.1:$up:81" -- \
+		sh -c 'httpd -p 81 -h /www; sleep 30 | nc -l -p 80 >/down'
+	listening 80 "$CPID" && listening 81 "$CPID" || fail "the container's servers did not listen"
+	timeout 30 busybox nc 127.0.0.1 "$hp" <"$BUNDLE/rootfs/www/big" >/dev/null
+	wait_size "$BUNDLE/rootfs/down" 16777216 || fail "$(stat -c %s "$BUNDLE/rootfs/down") of 16777216 bytes arrived in the container"
+	[ "$(sha256sum <"$BUNDLE/rootfs/down")" = "$want" ] || fail "the container got other bytes"
+	timeout 30 python3 -c 'import sys, urllib.request
+sys.stdout.buffer.write(urllib.request.urlopen("http://127.0.0.1:%s/big" % sys.argv[1], timeout=20).read())' \
+		"$up" >"$BATS_TEST_TMPDIR/up" || fail "GET /big through 127.0.0.1:$up failed"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/up")" = 16777216 ] || fail "$(stat -c %s "$BATS_TEST_TMPDIR/up") of 16777216 bytes arrived on the host"
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/up")" = "$want" ] || fail "the host got other bytes"
+}
+
+@test "network: splice: a client that shuts down its sending side still gets the answer" {
+	local hp
+	hp=$(free_port) || fail "no free port"
+	# wc answers only after EOF: the half-close must reach the container.
+	net_run_d --network slirp --port-handler splice -p "127.0.0.1:$hp:81" -- nc -ll -p 81 -e wc -c
+	listening 81 "$CPID" || fail "the container's nc did not listen"
+	run timeout 15 python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"x" * 1048576)
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(data.decode().strip())' "$hp"
+	assert_success
+	assert_output "1048576"
+}
+
+@test "network: splice: a refused connection in the container closes the client's; the helper goes on" {
+	local hp cp
+	hp=$(free_port) && cp=$(free_port) || fail "no free port"
+	www
+	# Nothing listens on port 81 in the container.
+	net_run_d --network slirp --port-handler splice -p "127.0.0.1:$hp:80" -p "127.0.0.1:$cp:81" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer"
+	run timeout 15 python3 -c 'import socket, sys, time
+for i in range(5):
+    t = time.monotonic()
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        got = "closed after %d bytes" % len(s.recv(100))
+    except (ConnectionResetError, BrokenPipeError):
+        got = "reset"
+    if time.monotonic() - t > 3:
+        got += " (slow)"
+    print(got)' "$cp"
+	assert_success
+	refute_output --partial "slow"
+	refute_output --regexp "after [1-9]"
+	pid_alive "$HPID" || fail "the helper died"
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "the other forward stopped answering"
+}
+
+@test "network: splice: connections leave no fd behind; after delete no helper and no socket factory" {
+	local hp cp factory before now i
+	hp=$(free_port) && cp=$(free_port) || fail "no free port"
+	www
+	net_run_d --network slirp --port-handler splice -p "127.0.0.1:$hp:80" -p "127.0.0.1:$cp:81" -- httpd -f -p 80 -h /www
+	wait_http 127.0.0.1 "$hp" "hello from the container" || fail "published port $hp did not answer"
+	factory=$(pgrep -P "$HPID")
+	[ -n "$factory" ] || fail "no socket factory under helper $HPID"
+	before=$(ls "/proc/$HPID/fd" | wc -l)
+	# complete GETs, clients that give up at once, refused connections
+	timeout 60 python3 -c 'import socket, sys
+hp, cp = int(sys.argv[1]), int(sys.argv[2])
+for i in range(40):
+    s = socket.create_connection(("127.0.0.1", hp), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    while s.recv(65536):
+        pass
+    s.close()
+for i in range(10):
+    socket.create_connection(("127.0.0.1", hp), timeout=5).close()
+for i in range(10):
+    try:
+        s = socket.create_connection(("127.0.0.1", cp), timeout=5)
+        s.recv(10)
+    except OSError:
+        pass' "$hp" "$cp" || fail "the clients failed"
+	for ((i = 0; i < 50; i++)); do
+		now=$(ls "/proc/$HPID/fd" | wc -l)
+		[ "$now" -eq "$before" ] && break
+		sleep 0.1
+	done
+	[ "$now" -eq "$before" ] || fail "helper $HPID has $now fds after the connections, $before before: $(ls -l "/proc/$HPID/fd")"
+	run runtime delete --force "$CID"
+	assert_success
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID survived delete --force"
+	wait_pid_gone "$factory" 5 || fail "socket factory $factory survived delete --force"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper process left: $(helpers_of_container "$CID")"
+}
+
+@test "network: splice: the socket factory has no capabilities, no_new_privs and seccomp, and is not dumpable" {
+	net_run_d --network slirp --port-handler splice -- sleep 1000
+	local factory
+	factory=$(pgrep -P "$HPID")
+	[ -n "$factory" ] || fail "no socket factory under helper $HPID"
+	# Not dumpable: its namespaces are closed even to its own user (that
+	# they are the container's, the splice tests above show).
+	readlink "/proc/$factory/ns/net" >/dev/null 2>&1 && fail "the socket factory is dumpable"
+	run grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' "/proc/$factory/status"
+	assert_line --regexp '^CapEff:[[:space:]]+0+$'
+	assert_line --regexp '^CapPrm:[[:space:]]+0+$'
+	assert_line --regexp '^CapBnd:[[:space:]]+0+$'
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	assert_line --regexp '^Seccomp:[[:space:]]+2$'
+	# --port-handler slirp starts none
+	runtime delete --force "$CID"
+	net_run_d --network slirp --port-handler slirp -- sleep 1000
+	[ -z "$(pgrep -P "$HPID")" ] || fail "a socket factory with --port-handler slirp: $(pgrep -a -P "$HPID")"
+}
+
+@test "network: a bad --port-handler or run.oci.ocirt.port-handler fails before anything is created" {
+	set_args true
+	run --separate-stderr runtime run --network slirp --port-handler kernel --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--port-handler" "not splice or slirp"
+	run --separate-stderr runtime run --port-handler splice --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--port-handler needs --network slirp"
+	update_config '.annotations["run.oci.ocirt.port-handler"] = "pasta"'
+	run --separate-stderr runtime run --network slirp --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "run.oci.ocirt.port-handler" "not splice or slirp"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
 }
 
 @test "network: port on a container without --network slirp says so" {
