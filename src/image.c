@@ -7,17 +7,16 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 
 #include "log.h"
 #include "overlay.h"
+#include "resolve.h"
 #include "spec.h"
 #include "utils.h"
 
@@ -368,8 +367,6 @@ static int blob_open(const struct layout *l, const char *digest, struct ocr_erro
 {
 	const char *hex = image_digest_hex(digest);
 	cleanup_free char *path = NULL;
-	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS};
 	struct stat st;
 	int fd;
 
@@ -377,7 +374,9 @@ static int blob_open(const struct layout *l, const char *digest, struct ocr_erro
 		return ocr_fail(err, EINVAL, "descriptor digest `%s`: not sha256:<64 hex digits>",
 				digest ? digest : "(none)");
 	path = xasprintf("blobs/sha256/%s", hex);
-	fd = (int)syscall(SYS_openat2, l->fd, path, &how, sizeof(how));
+	/* HEX is only hex digits: the path has no `..` to leave the layout
+	 * by, and no symlink in it is followed. */
+	fd = resolve_in_root_opts(l->fd, path, O_RDONLY | O_NOFOLLOW, RESOLVE_OPT_NO_SYMLINKS);
 	if (fd < 0)
 		return ocr_fail_errno(err, "blob %s: `%s/%s`", digest, l->dir, path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -632,10 +631,7 @@ struct unpack {
 
 static int open_in_layer(int rootfd, const char *path, int flags)
 {
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-
-	return (int)syscall(SYS_openat2, rootfd, path[0] ? path : ".", &how, sizeof(how));
+	return resolve_in_root_opts(rootfd, path[0] ? path : ".", flags, RESOLVE_OPT_NO_XDEV);
 }
 
 /* The directory PARENT of the layer, made (0755) where missing. */

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -18,7 +20,9 @@
 struct open_how {
 	uint64_t flags, mode, resolve;
 };
+#define RESOLVE_NO_XDEV 0x01
 #define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS 0x04
 #define RESOLVE_IN_ROOT 0x10
 #endif
 #ifndef SYS_openat2
@@ -35,6 +39,13 @@ struct open_how {
 #define RESOLVE_MAX_DEPTH 4096 /* directories walked up to find the root */
 #define PROC_ROOT_INO 1
 
+/* The mount a file is on, as far as we can tell (RESOLVE_OPT_NO_XDEV). */
+struct mount_key {
+	dev_t dev;
+	uint64_t id;
+	bool has_id;
+};
+
 /* One user-space lookup. CUR is the directory reached so far (O_PATH,
  * owned); REST the part of the path still to walk, with the targets of the
  * symlinks met so far spliced in (bounded: at most RESOLVE_MAX_SYMLINKS
@@ -42,6 +53,8 @@ struct open_how {
 struct walk {
 	int rootfd;
 	struct stat root_st;
+	struct mount_key root_mount;
+	unsigned int opts;
 	int cur;
 	char *rest;
 	int links;
@@ -55,6 +68,67 @@ static bool same_inode(const struct stat *a, const struct stat *b)
 static int open_dir_path(int dirfd, const char *name)
 {
 	return (int)TEMP_FAILURE_RETRY(openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
+
+/* The mount id of FD from /proc/self/fdinfo (Linux 3.15), for kernels
+ * without statx's STATX_MNT_ID. Only a file of procfs is believed: a file
+ * mounted over it could claim any id. */
+static int fdinfo_mount_id(int fd, uint64_t *ret)
+{
+	char path[64], buf[512];
+	cleanup_close int info = -1;
+	struct statfs sf;
+	const char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	info = (int)TEMP_FAILURE_RETRY(open(path, O_RDONLY | O_CLOEXEC));
+	if (info < 0 || fstatfs(info, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return -1;
+	n = read_all(info, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nmnt_id:");
+	if (p == NULL)
+		return -1;
+	*ret = strtoull(p + 8, NULL, 10);
+	return 0;
+}
+
+/* st_dev alone misses a bind mount of the same file system: the mount id
+ * where the kernel gives it. */
+static void mount_key_of(int fd, const struct stat *st, struct mount_key *ret)
+{
+	ret->dev = st->st_dev;
+	ret->has_id = false;
+#ifdef STATX_MNT_ID
+	{
+		struct statx stx;
+		if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) == 0 &&
+		    (stx.stx_mask & STATX_MNT_ID)) {
+			ret->id = stx.stx_mnt_id;
+			ret->has_id = true;
+			return;
+		}
+	}
+#endif
+	ret->has_id = fdinfo_mount_id(fd, &ret->id) == 0;
+}
+
+/* RESOLVE_OPT_NO_XDEV: FD (with stat ST) must be on the root's mount. */
+static int check_same_mount(const struct walk *w, int fd, const struct stat *st)
+{
+	struct mount_key k;
+
+	if (!(w->opts & RESOLVE_OPT_NO_XDEV))
+		return 0;
+	mount_key_of(fd, st, &k);
+	if (k.dev != w->root_mount.dev || (k.has_id && w->root_mount.has_id && k.id != w->root_mount.id)) {
+		errno = EXDEV;
+		return -1;
+	}
+	return 0;
 }
 
 /* 1 when DIRFD is the root of W or below it, 0 when walking `..` ends
@@ -123,6 +197,8 @@ static int step_dotdot(struct walk *w)
 	if (parent < 0)
 		return -1;
 	set_cur(w, parent);
+	if ((w->opts & RESOLVE_OPT_NO_XDEV) && (fstat(w->cur, &st) < 0 || check_same_mount(w, w->cur, &st) < 0))
+		return -1;
 	return check_under_root(w, w->cur);
 }
 
@@ -155,7 +231,7 @@ static int follow_link(struct walk *w, int linkfd, const char *tail)
 	char *rest;
 	ssize_t n;
 
-	if (++w->links > RESOLVE_MAX_SYMLINKS || is_magic_link(linkfd, w->cur)) {
+	if ((w->opts & RESOLVE_OPT_NO_SYMLINKS) || ++w->links > RESOLVE_MAX_SYMLINKS || is_magic_link(linkfd, w->cur)) {
 		errno = ELOOP;
 		return -1;
 	}
@@ -192,7 +268,8 @@ static int open_last(struct walk *w, const char *name, int flags, int *ret_fd)
 	struct stat pst, st;
 
 	probe = (int)TEMP_FAILURE_RETRY(openat(w->cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-	if (probe < 0 || fstat(probe, &pst) < 0)
+	/* A mount on NAME is entered even with O_NOFOLLOW, as by openat2. */
+	if (probe < 0 || fstat(probe, &pst) < 0 || check_same_mount(w, probe, &pst) < 0)
 		return -1;
 	if (S_ISLNK(pst.st_mode) && !(flags & O_NOFOLLOW))
 		return follow_link(w, probe, "");
@@ -218,7 +295,7 @@ static int step_into(struct walk *w, const char *name, const char *tail)
 	cleanup_close int next = (int)TEMP_FAILURE_RETRY(openat(w->cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
 	struct stat st;
 
-	if (next < 0 || fstat(next, &st) < 0)
+	if (next < 0 || fstat(next, &st) < 0 || check_same_mount(w, next, &st) < 0)
 		return -1;
 	if (S_ISLNK(st.st_mode))
 		return follow_link(w, next, tail);
@@ -280,13 +357,15 @@ static int walk_path(struct walk *w, int flags)
 	}
 }
 
-static int walk_once(int rootfd, const char *path, int flags)
+static int walk_once(int rootfd, const char *path, int flags, unsigned int opts)
 {
-	struct walk w = {.rootfd = rootfd, .cur = -1, .links = 0};
+	struct walk w = {.rootfd = rootfd, .opts = opts, .cur = -1, .links = 0};
 	int fd, saved;
 
 	if (fstat(rootfd, &w.root_st) < 0)
 		return -1;
+	if (opts & RESOLVE_OPT_NO_XDEV)
+		mount_key_of(rootfd, &w.root_st, &w.root_mount);
 	w.cur = open_dir_path(rootfd, ".");
 	if (w.cur < 0)
 		return -1;
@@ -299,7 +378,7 @@ static int walk_once(int rootfd, const char *path, int flags)
 	return fd;
 }
 
-int resolve_in_root_fallback(int rootfd, const char *path, int flags)
+int resolve_in_root_fallback_opts(int rootfd, const char *path, int flags, unsigned int opts)
 {
 	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		errno = EINVAL; /* nothing here creates; callers mkdirat themselves */
@@ -314,7 +393,7 @@ int resolve_in_root_fallback(int rootfd, const char *path, int flags)
 		return -1;
 	}
 	for (int i = 0; i < RESOLVE_MAX_RETRIES; i++) {
-		int fd = walk_once(rootfd, path, flags);
+		int fd = walk_once(rootfd, path, flags, opts);
 		if (fd >= 0 || errno != EAGAIN)
 			return fd;
 	}
@@ -322,11 +401,18 @@ int resolve_in_root_fallback(int rootfd, const char *path, int flags)
 	return -1;
 }
 
-int resolve_in_root(int rootfd, const char *path, int flags)
+int resolve_in_root_fallback(int rootfd, const char *path, int flags)
+{
+	return resolve_in_root_fallback_opts(rootfd, path, flags, 0);
+}
+
+int resolve_in_root_opts(int rootfd, const char *path, int flags, unsigned int opts)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+			   ((opts & RESOLVE_OPT_NO_XDEV) ? RESOLVE_NO_XDEV : 0) |
+			   ((opts & RESOLVE_OPT_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0),
 	};
 
 	/* No "openat2 is absent" flag is kept: that would be process-wide
@@ -342,9 +428,14 @@ int resolve_in_root(int rootfd, const char *path, int flags)
 		 * with EPERM (Docker's did); the walk gives the same answer
 		 * when the EPERM was a real one. */
 		if (errno == ENOSYS || errno == EPERM)
-			return resolve_in_root_fallback(rootfd, path, flags);
+			return resolve_in_root_fallback_opts(rootfd, path, flags, opts);
 		return -1;
 	}
 	errno = EAGAIN;
 	return -1;
+}
+
+int resolve_in_root(int rootfd, const char *path, int flags)
+{
+	return resolve_in_root_opts(rootfd, path, flags, 0);
 }

@@ -194,6 +194,59 @@ print(r if r >= 0 else -ctypes.get_errno())'
 	assert_stderr_contains "magic link"
 }
 
+# ---- images ------------------------------------------------------------------
+
+# old_bundle ARGS...: `bundle` as on a kernel without openat2. no-openat2's
+# filter sets no_new_privs, under which setuid or capable id-map helpers
+# gain nothing: a PATH without them gives the single-id map (one warning).
+old_bundle() {
+	local empty=$BATS_TEST_TMPDIR/empty
+	mkdir -p "$empty"
+	timeout --kill-after=5 60 env PATH="$empty" "$OCIRT_NO_OPENAT2" "$OCIRT" --root "$ROOT" bundle "$@"
+}
+
+@test "compat: bundle --image without openat2 verifies and unpacks the layers" {
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim next to $OCIRT would be tried"
+	local img=$BATS_TEST_TMPDIR/image cache=$BATS_TEST_TMPDIR/cache ib=$BATS_TEST_TMPDIR/ib layers l
+	"$SCRIPTS_DIR/make-oci-image.sh" "$img"
+	run --separate-stderr old_bundle --image "$img" --cache "$cache" "$ib"
+	assert_success
+	[ -z "$(grep -v 'mapping only your own id' <<<"$stderr")" ] || fail "unexpected stderr: $stderr"
+	layers=$(jq -r '.annotations["run.oci.ocirt.layers"]' "$ib/config.json")
+	[ "$(tr ':' '\n' <<<"$layers" | grep -c .)" -eq 3 ] || fail "not 3 layers: $layers"
+	l=${layers%%:*}
+	[ "$(cat "$l/top")" = layer3 ] || fail "the top layer was not unpacked: $(ls -la "$l")"
+	[ -x "${layers##*:}/bin/busybox" ] || fail "the bottom layer was not unpacked"
+	# the layout's blobs are opened without following a symlink there
+	local img2=$BATS_TEST_TMPDIR/image2 m
+	cp -r "$img" "$img2"
+	m=$(jq -r '.manifests[0].digest' "$img2/index.json")
+	mv "$img2/blobs/sha256/${m#sha256:}" "$img2/manifest"
+	ln -s ../../manifest "$img2/blobs/sha256/${m#sha256:}"
+	run --separate-stderr old_bundle --image "$img2" --cache "$cache" "$BATS_TEST_TMPDIR/ib2"
+	assert_failure
+	grep -q "blob $m: .*Too many levels of symbolic links" <<<"$stderr" || fail "a symlinked blob was read: $stderr"
+}
+
+@test "compat: bundle --image without openat2: layer entries still cannot leave the layer" {
+	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim next to $OCIRT would be tried"
+	local cache=$BATS_TEST_TMPDIR/cache outside=$BATS_TEST_TMPDIR/outside img
+	mkdir "$outside"
+	img=$BATS_TEST_TMPDIR/evil-symlink
+	"$SCRIPTS_DIR/make-oci-image.sh" --evil symlink --evil-target "$outside" "$img"
+	run --separate-stderr old_bundle --image "$img" --cache "$cache" "$BATS_TEST_TMPDIR/ib1"
+	[ -z "$(ls -A "$outside")" ] || fail "an entry was written through the symlink: $(ls -la "$outside")"
+	if [ "$status" -ne 0 ]; then
+		grep -q 'entry `lnk/file`.*refused.*inside the layer' <<<"$stderr" || fail "unexpected error: $stderr"
+	fi
+	img=$BATS_TEST_TMPDIR/evil-dotdot
+	"$SCRIPTS_DIR/make-oci-image.sh" --evil dotdot "$img"
+	run --separate-stderr old_bundle --image "$img" --cache "$cache" "$BATS_TEST_TMPDIR/ib2"
+	assert_failure
+	grep -q 'entry `../escape`.*refused' <<<"$stderr" || fail "unexpected error: $stderr"
+	[ ! -e "$cache/escape" ] && [ ! -e "$cache/layers/escape" ] && [ ! -e "$cache/layers/sha256/escape" ]
+}
+
 # ---- valgrind -----------------------------------------------------------------
 
 # vg ARGS...: the runtime under valgrind (which answers ENOSYS for openat2);

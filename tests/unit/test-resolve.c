@@ -1,12 +1,16 @@
 /* The user-space RESOLVE_IN_ROOT walk (src/resolve.c) on a temporary
  * tree: it must stay in the root whatever the symlinks say, and give what
- * openat2 gives (same errno, same inode) for every case of the table. */
+ * openat2 gives (same errno, same inode) for every case of the table, with
+ * RESOLVE_NO_SYMLINKS and, in a mount namespace of its own with mounts in
+ * the tree, RESOLVE_NO_XDEV. */
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
@@ -21,7 +25,11 @@ struct rcase {
 	int flags;
 	int err; /* 0: success */
 	const char *expect; /* on success: the path in the root it must be, or NULL */
+	unsigned int opts; /* RESOLVE_OPT_* */
 };
+
+#define NOSYM RESOLVE_OPT_NO_SYMLINKS
+#define NOXDEV RESOLVE_OPT_NO_XDEV
 
 static const struct rcase cases[] = {
 	{"/file", O_PATH, 0, "file"},
@@ -55,6 +63,38 @@ static const struct rcase cases[] = {
 	{"chain40", O_PATH, 0, "file"},
 	{"chain41", O_PATH, ELOOP, NULL},
 	{"empty_link", O_PATH, ENOENT, NULL},
+	/* RESOLVE_NO_SYMLINKS: no link followed, a last one left alone */
+	{"dir/file", O_PATH, 0, "dir/file", NOSYM},
+	{"link_file", O_PATH, ELOOP, NULL, NOSYM},
+	{"link_file", O_PATH | O_NOFOLLOW, 0, "link_file", NOSYM},
+	{"link_file", O_RDONLY | O_NOFOLLOW, ELOOP, NULL, NOSYM},
+	{"link_dir/file", O_PATH, ELOOP, NULL, NOSYM},
+	{"abs_dir/file", O_PATH, ELOOP, NULL, NOSYM},
+	{"dir/../file", O_RDONLY, 0, "file", NOSYM},
+	/* RESOLVE_NO_XDEV without a mount on the way */
+	{"abs_dir/file", O_PATH, 0, "dir/file", NOXDEV},
+	{"dir/../../file", O_RDONLY, 0, "file", NOXDEV},
+	{"/", O_PATH | O_DIRECTORY, 0, ".", NOXDEV | NOSYM},
+};
+
+/* In a mount namespace of the test's own (make_mounts): a tmpfs on mnt,
+ * a bind of dir on bind (the same file system: only the mount id tells),
+ * a bind of file on fbind, and symlinks into them. */
+static const struct rcase mount_cases[] = {
+	{"mnt/x", O_PATH, 0, "mnt/x"},
+	{"bind/file", O_RDONLY, 0, "bind/file"},
+	{"mnt", O_PATH, EXDEV, NULL, NOXDEV},
+	{"mnt/", O_PATH | O_DIRECTORY, EXDEV, NULL, NOXDEV},
+	{"mnt/x", O_PATH, EXDEV, NULL, NOXDEV},
+	{"bind", O_PATH | O_NOFOLLOW, EXDEV, NULL, NOXDEV},
+	{"bind/file", O_RDONLY, EXDEV, NULL, NOXDEV},
+	{"fbind", O_RDONLY, EXDEV, NULL, NOXDEV},
+	{"fbind", O_PATH | O_NOFOLLOW, EXDEV, NULL, NOXDEV},
+	{"to_mnt", O_PATH, EXDEV, NULL, NOXDEV},
+	{"to_bind/file", O_PATH, EXDEV, NULL, NOXDEV},
+	{"to_mnt", O_PATH | O_NOFOLLOW, 0, "to_mnt", NOXDEV},
+	{"dir/file", O_RDONLY, 0, "dir/file", NOXDEV},
+	{"dir/../bind/../file", O_PATH, EXDEV, NULL, NOXDEV},
 };
 
 static int make_tree(const char *top)
@@ -103,29 +143,39 @@ static bool same_as(int fd, int root, const char *expect)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static int kernel_openat2(int root, const char *path, int flags)
+static int kernel_openat2_opts(int root, const char *path, int flags, unsigned int opts)
 {
 	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 
+	if (opts & RESOLVE_OPT_NO_XDEV)
+		how.resolve |= RESOLVE_NO_XDEV;
+	if (opts & RESOLVE_OPT_NO_SYMLINKS)
+		how.resolve |= RESOLVE_NO_SYMLINKS;
 	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+}
+
+static int kernel_openat2(int root, const char *path, int flags)
+{
+	return kernel_openat2_opts(root, path, flags, 0);
 }
 
 static void check_case(int root, const struct rcase *c, bool have_openat2)
 {
-	int fd = resolve_in_root_fallback(root, c->path, c->flags);
+	int fd = resolve_in_root_fallback_opts(root, c->path, c->flags, c->opts);
 	int e = fd < 0 ? errno : 0;
 
 	if (c->err != 0) {
-		is_int(e, c->err, "`%s` (flags %#x) fails with %s", c->path, (unsigned)c->flags, strerror(c->err));
+		is_int(e, c->err, "`%s` (flags %#x, opts %#x) fails with %s", c->path, (unsigned)c->flags, c->opts,
+		       strerror(c->err));
 	} else {
-		ok(fd >= 0 && same_as(fd, root, c->expect), "`%s` (flags %#x) is `%s`", c->path, (unsigned)c->flags,
-		   c->expect);
+		ok(fd >= 0 && same_as(fd, root, c->expect), "`%s` (flags %#x, opts %#x) is `%s`", c->path,
+		   (unsigned)c->flags, c->opts, c->expect);
 		if (fd < 0)
 			diag("errno %d (%s)", e, strerror(e));
 	}
 	if (have_openat2) {
-		int kfd = kernel_openat2(root, c->path, c->flags);
+		int kfd = kernel_openat2_opts(root, c->path, c->flags, c->opts);
 		int ke = kfd < 0 ? errno : 0;
 		struct stat a, b;
 		bool same = ke == e;
@@ -133,7 +183,7 @@ static void check_case(int root, const struct rcase *c, bool have_openat2)
 		if (same && fd >= 0)
 			same = fstat(fd, &a) == 0 && fstat(kfd, &b) == 0 && a.st_dev == b.st_dev &&
 			       a.st_ino == b.st_ino;
-		ok(same, "`%s` (flags %#x): same result as openat2", c->path, (unsigned)c->flags);
+		ok(same, "`%s` (flags %#x, opts %#x): same result as openat2", c->path, (unsigned)c->flags, c->opts);
 		if (!same)
 			diag("fallback errno %d, openat2 errno %d", e, ke);
 		if (kfd >= 0)
@@ -218,6 +268,103 @@ static void check_rename_race(const char *top, int root)
 	is_int(escaped, 0, "rename race: `..` out of a directory moved out of the root never reaches outside");
 }
 
+/* A mount namespace of our own (and a user namespace when not root, so
+ * an unprivileged `make check` runs this too). False when the kernel or a
+ * sandbox refuses. */
+static bool enter_mount_ns(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+	struct ocr_error err = {0};
+
+	if (uid != 0) {
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+			return false;
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+		if (write_file_at(AT_FDCWD, "/proc/self/setgroups", "deny", 4, &err) < 0 ||
+		    write_file_at(AT_FDCWD, "/proc/self/uid_map", map, strlen(map), &err) < 0)
+			return false;
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+		if (write_file_at(AT_FDCWD, "/proc/self/gid_map", map, strlen(map), &err) < 0)
+			return false;
+	} else if (unshare(CLONE_NEWNS) < 0) {
+		return false;
+	}
+	return mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
+}
+
+static bool make_mounts(const char *rootdir, int root)
+{
+	cleanup_free char *mnt = xasprintf("%s/mnt", rootdir);
+	cleanup_free char *bind = xasprintf("%s/bind", rootdir);
+	cleanup_free char *dir = xasprintf("%s/dir", rootdir);
+	cleanup_free char *file = xasprintf("%s/file", rootdir);
+	cleanup_free char *fbind = xasprintf("%s/fbind", rootdir);
+
+	mkdirat(root, "mnt", 0755);
+	mkdirat(root, "bind", 0755);
+	close(openat(root, "fbind", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	symlinkat("/mnt/x", root, "to_mnt");
+	symlinkat("bind", root, "to_bind");
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0 || mount(dir, bind, "none", MS_BIND, NULL) < 0 ||
+	    mount(file, fbind, "none", MS_BIND, NULL) < 0)
+		return false;
+	close(openat(root, "mnt/x", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	return true;
+}
+
+static void unmount_all(const char *rootdir)
+{
+	static const char *const names[] = {"mnt", "bind", "fbind"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *p = xasprintf("%s/%s", rootdir, names[i]);
+		umount2(p, MNT_DETACH);
+	}
+}
+
+/* RESOLVE_NO_XDEV against real mounts, last: it leaves the process in
+ * namespaces of its own. */
+static void check_mounts(const char *rootdir, bool have_openat2)
+{
+	cleanup_free char *mnt = xasprintf("%s/mnt", rootdir);
+	cleanup_close int mntfd = -1;
+	cleanup_close int root = -1;
+	int fd;
+
+	if (!enter_mount_ns()) {
+		ok(true, "# SKIP no mount namespace here (%s): RESOLVE_NO_XDEV against mounts not checked",
+		   strerror(errno));
+		return;
+	}
+	/* An fd opened before unshare is on the old namespace's mounts and
+	 * would never see the new ones. */
+	root = open(rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || !make_mounts(rootdir, root)) {
+		ok(false, "mounts for the RESOLVE_NO_XDEV cases: %s", strerror(errno));
+		unmount_all(rootdir);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(mount_cases); i++)
+		check_case(root, &mount_cases[i], have_openat2);
+	/* From the root of a mount: its own files are on the same mount. */
+	mntfd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = resolve_in_root_fallback_opts(mntfd, "/x", O_RDONLY, RESOLVE_OPT_NO_XDEV);
+	ok(fd >= 0, "a root that is a mount root itself: its files are not across a mount");
+	if (fd >= 0)
+		close(fd);
+	fd = resolve_in_root_fallback_opts(mntfd, "..", O_PATH, RESOLVE_OPT_NO_XDEV);
+	ok(fd >= 0 && same_as(fd, mntfd, "."), "`..` at a root that is a mount root stays there");
+	if (fd >= 0)
+		close(fd);
+	fd = resolve_in_root_opts(root, "bind/file", O_RDONLY, RESOLVE_OPT_NO_XDEV);
+	is_int(fd < 0 ? errno : 0, EXDEV, "resolve_in_root_opts (openat2 or the walk) refuses a bind mount too");
+	if (fd >= 0)
+		close(fd);
+	unmount_all(rootdir);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -249,6 +396,7 @@ int main(void)
 	check_proc(have_openat2);
 
 	check_rename_race(top, root);
+	check_mounts(rootdir, have_openat2);
 	fd = resolve_in_root_fallback(root, "new", O_CREAT | O_WRONLY);
 	is_int(fd < 0 ? errno : 0, EINVAL, "O_CREAT is refused (the callers create with mkdirat)");
 	fd = resolve_in_root(root, "abs_dir/file", O_PATH);
