@@ -117,7 +117,7 @@ FUZZ_TARGETS := spec process state idmap mountopts signal
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 # Only the code under test (and what it links against) is instrumented.
-FUZZ_OBJS := $(patsubst %,$(FUZZ_BUILD)/obj/%.o,spec state mount idmap signals utils error log \
+FUZZ_OBJS := $(patsubst %,$(FUZZ_BUILD)/obj/%.o,spec state mount idmap signals utils resolve error log \
 	$(if $(wildcard src/subid.c),subid))
 .PHONY: fuzz fuzz-quick fuzz-build
 fuzz-build:
@@ -148,10 +148,11 @@ LIBS += -lm
 
 # ocirt-rootless-net: the libslirp network helper (net/, issue 7), started
 # by create for --network slirp. GLib and libslirp are linked into it
-# only, never into the runtime; it shares src/utils.c and src/error.c.
+# only, never into the runtime; it shares src/utils.c (with src/resolve.c,
+# which write_proc_file uses) and src/error.c.
 NET_HELPER := $(BUILD)/ocirt-rootless-net
 NET_SRCS := $(wildcard net/*.c)
-NET_OBJS := $(NET_SRCS:net/%.c=$(BUILD)/net/%.o) $(BUILD)/net/utils.o $(BUILD)/net/error.o
+NET_OBJS := $(NET_SRCS:net/%.c=$(BUILD)/net/%.o) $(BUILD)/net/utils.o $(BUILD)/net/resolve.o $(BUILD)/net/error.o
 NET_PKGS := glib-2.0 slirp libseccomp libcap jansson
 .PHONY: net-helper
 all: $(NET_HELPER)
@@ -161,7 +162,7 @@ net-helper: $(NET_HELPER)
 $(BUILD)/net/%.o: net/%.c net/net.h src/utils.h src/error.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -iquote src $(shell $(PKG_CONFIG) --cflags $(NET_PKGS)) -c -o $@ $<
-$(BUILD)/net/%.o: src/%.c src/utils.h src/error.h Makefile
+$(BUILD)/net/%.o: src/%.c src/utils.h src/resolve.h src/error.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(NET_HELPER): $(NET_OBJS)

@@ -152,7 +152,10 @@ int process_apply_oom(const struct spec_process *p, struct ocr_error *err)
 	if (!p->oom_score_adj.set)
 		return 0;
 	n = snprintf(buf, sizeof(buf), "%lld", (long long)p->oom_score_adj.v);
-	if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, (size_t)n, err) < 0)
+	/* No mount of the config is made yet, but the init's /proc is that of
+	 * a mount namespace joined by path when the config names one, where
+	 * the processes of that namespace may have mounted over it. */
+	if (write_proc_file("/proc/self/oom_score_adj", buf, (size_t)n, err) < 0)
 		return ocr_wrap(err, "process.oomScoreAdj %lld (lowering it needs privileges the caller lacks)",
 				(long long)p->oom_score_adj.v);
 	return 0;

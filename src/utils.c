@@ -7,12 +7,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "resolve.h"
 
 void cleanup_freep(void *p)
 {
@@ -235,13 +236,6 @@ static int open_proc_root(struct ocr_error *err)
 
 int write_proc_file(const char *path, const char *data, size_t len, struct ocr_error *err)
 {
-	struct open_how how = {
-		.flags = O_WRONLY | O_NOCTTY | O_CLOEXEC,
-		/* No mount may be crossed below /proc: a file another mount
-		 * put there is not the kernel's (CVE-2025-52881). /proc/self
-		 * and /proc/thread-self are plain symlinks and still work. */
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
-	};
 	cleanup_close int procfd = -1;
 	cleanup_close int fd = -1;
 	struct statfs sf;
@@ -251,9 +245,12 @@ int write_proc_file(const char *path, const char *data, size_t len, struct ocr_e
 	procfd = open_proc_root(err);
 	if (procfd < 0)
 		return ocr_wrap(err, "write `%s`", path);
-	do
-		fd = (int)syscall(SYS_openat2, procfd, path + 6, &how, sizeof(how));
-	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+	/* No mount may be crossed below /proc: a file another mount put
+	 * there is not the kernel's (CVE-2025-52881). /proc/self and
+	 * /proc/thread-self are plain symlinks and still work; magic links
+	 * are refused, and nothing resolves above /proc. The resolve module
+	 * does this without openat2 too (kernels < 5.6, valgrind). */
+	fd = resolve_in_root_opts(procfd, path + 6, O_WRONLY | O_NOCTTY, RESOLVE_OPT_NO_XDEV);
 	if (fd < 0 && errno == EXDEV)
 		return ocr_fail(err, EXDEV,
 				"open `%s`: another mount covers it or a directory above it: refusing to write", path);

@@ -78,7 +78,8 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len, str
 /* Write a file under /proc (PATH starts with "/proc/") only when it is
  * the kernel's: /proc must be the root of a proc file system and no other
  * mount may cover PATH or any directory on the way (EXDEV), so a symlink
- * or a mount planted in a container cannot redirect the write. */
+ * or a mount planted in a container cannot redirect the write. Works
+ * without openat2 too (resolve.h). */
 int write_proc_file(const char *path, const char *data, size_t len, struct ocr_error *err);
 /* Write via a temporary file, fsync-free rename: readers see old or new. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, struct ocr_error *err);

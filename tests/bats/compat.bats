@@ -194,6 +194,13 @@ print(r if r >= 0 else -ctypes.get_errno())'
 	assert_stderr_contains "magic link"
 }
 
+@test "compat: oomScoreAdj and a sysctl are written to /proc without openat2" {
+	update_config '.process.oomScoreAdj = 500 | .linux.sysctl = {"kernel.shm_rmid_forced": "1"}'
+	old_run_ctr sh -c 'cat /proc/self/oom_score_adj /proc/sys/kernel/shm_rmid_forced'
+	assert_success
+	assert_output $'500\n1'
+}
+
 # ---- images ------------------------------------------------------------------
 
 # old_bundle ARGS...: `bundle` as on a kernel without openat2. no-openat2's

@@ -82,6 +82,44 @@ add_hook() {
 	assert_no_containers
 }
 
+# proc_covered_holder: a process in a user and mount namespace of its own
+# whose /proc is a tmpfs of look-alike files, as any process of a mount
+# namespace a config joins by path may make it; sets HOLDER.
+proc_covered_holder() {
+	command -v unshare >/dev/null || skip "no unshare"
+	unshare -Urm sh -c 'mount -t tmpfs tmpfs /proc && mkdir /proc/self &&
+		echo 0 >/proc/self/oom_score_adj && echo none >/proc/self/timens_offsets && exec sleep 60' &
+	HOLDER=$!
+	BG_PIDS+=("$HOLDER")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -e "/proc/$HOLDER/root/proc/self/timens_offsets" ] && return 0
+		sleep 0.05
+	done
+	skip "unshare -Urm could not cover /proc with a tmpfs here"
+}
+
+@test "cve: CVE-2025-52881: oomScoreAdj and timeOffsets never go into a /proc covered in a joined mount namespace" {
+	requires_ours "write oom_score_adj and timens_offsets only to the kernel's /proc"
+	proc_covered_holder
+	local fakes=/proc/$HOLDER/root/proc/self
+	update_config 'del(.linux.uidMappings, .linux.gidMappings)
+		| .linux.namespaces |= map(select(.type != "user" and .type != "mount"))
+		| .linux.namespaces += [{type: "user", path: "/proc/\($h)/ns/user"}, {type: "mount", path: "/proc/\($h)/ns/mnt"}]
+		| .process.oomScoreAdj = 500' --arg h "$HOLDER"
+	run_ctr true
+	[ "$(cat "$fakes/oom_score_adj")" = 0 ] || fail "oomScoreAdj was written into the tmpfs over /proc"
+	assert_runtime_error 'oomScoreAdj' '/proc is not the root of a proc file system'
+	assert_no_containers
+	[ -e /proc/self/ns/time ] || skip "no time namespaces on this kernel"
+	update_config 'del(.process.oomScoreAdj) | .linux.namespaces += [{type: "time"}]
+		| .linux.timeOffsets = {monotonic: {secs: 86400, nanosecs: 0}}'
+	run_ctr true
+	[ "$(cat "$fakes/timens_offsets")" = none ] || fail "timeOffsets were written into the tmpfs over /proc"
+	assert_runtime_error 'timeOffsets' '/proc is not the root of a proc file system'
+	assert_no_containers
+}
+
 # ---- CVE-2025-31133: masked paths bound from a /dev/null that is not one -------------------
 
 # mask_probe: process.args printing the masked /opt/secretfile's type and
