@@ -12,7 +12,10 @@
 #             (busybox httpd in the container), mean milliseconds each
 #
 # at every MTU in OCIRT_NET_MTUS. "ours" is a real container made by
-# `ocirt-rootless run -d --network slirp`; slirp4netns and pasta serve an
+# `ocirt-rootless run -d --network slirp --port-handler slirp` (published
+# ports through libslirp), "ours-splice" the same with --port-handler
+# splice (the default; only down and connect use published ports, so its
+# up is not measured: it is ours'); slirp4netns and pasta serve an
 # `unshare -Urn` namespace, as they are used. The clients and servers join
 # the namespace with nsenter, the same way for all three.
 #
@@ -28,7 +31,7 @@
 #   OCIRT_NET_SECONDS   length of each iperf3 run (default 5)
 #   OCIRT_NET_MTUS      MTUs to measure (default "1500 65520")
 #   OCIRT_NET_CONNS     connections per connect measurement (default 200)
-#   OCIRT_NET_BACKENDS  default "ours slirp4netns pasta"
+#   OCIRT_NET_BACKENDS  default "ours ours-splice slirp4netns pasta"
 #   OCIRT_NET_REPEAT    rounds (backends take turns in each); medians (default 3)
 set -uo pipefail
 
@@ -71,7 +74,7 @@ fi
 SECS=${OCIRT_NET_SECONDS:-5}
 MTUS=${OCIRT_NET_MTUS:-1500 65520}
 CONNS=${OCIRT_NET_CONNS:-200}
-BACKENDS=${OCIRT_NET_BACKENDS:-ours slirp4netns pasta}
+BACKENDS=${OCIRT_NET_BACKENDS:-ours ours-splice slirp4netns pasta}
 REPEAT=${OCIRT_NET_REPEAT:-3}
 for t in iperf3 python3 jq unshare nsenter; do
 	command -v "$t" >/dev/null || die "$t not found"
@@ -120,19 +123,21 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 # ---- backends: start BACKEND MTU sets NSPID, GW (the host's loopback as
 # seen from inside), and publishes DPORT -> 5201, CPORT -> 8080.
 start_ours() {
-	local mtu=$1 b=$work/bundle
+	local mtu=$1 handler=${2:-slirp} b=$work/bundle
 	if [ ! -d "$b" ]; then
 		"$top/scripts/make-bundle.sh" "$b" >/dev/null 2>&1 || die "could not make the busybox bundle"
 		jq '.linux.namespaces |= (map(select(.type != "network")) + [{type: "network"}])
 			| .process.args = ["sleep", "100000"]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
 	fi
-	"$OCIRT" --root "$ROOT" run -d --network slirp --allow-host-loopback --mtu "$mtu" \
+	"$OCIRT" --root "$ROOT" run -d --network slirp --port-handler "$handler" --allow-host-loopback --mtu "$mtu" \
 		-p "127.0.0.1:$DPORT:5201" -p "127.0.0.1:$CPORT:8080" --bundle "$b" bench </dev/null >/dev/null 2>"$work/err" ||
 		die "ocirt-rootless run: $(cat "$work/err")"
 	NSPID=$("$OCIRT" --root "$ROOT" state bench | jq -r .pid)
 	GW=10.0.2.2
 }
 stop_ours() { "$OCIRT" --root "$ROOT" delete --force bench >/dev/null 2>&1; }
+start_ours-splice() { start_ours "$1" splice; }
+stop_ours-splice() { stop_ours; }
 
 new_ns() {
 	unshare -Urn sleep 100000 &
@@ -261,7 +266,7 @@ for mtu in $MTUS; do
 				note "$b: not installed (apt-get install ${b/pasta/passt}), left out"
 				continue
 			fi
-			R[$b,up,$mtu]+="$(iperf_up "$UPORT") "
+			[ "$b" = ours-splice ] || R[$b,up,$mtu]+="$(iperf_up "$UPORT") "
 			R[$b,down,$mtu]+="$(iperf_down) "
 			R[$b,conn,$mtu]+="$(connect_ms) "
 			"stop_$b"
@@ -284,7 +289,9 @@ ratio() {  # A B [inverse]: A/B (B/A with inverse), 2 decimals
 echo
 echo "rootless networking, $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
 	"median of $REPEAT rounds: iperf3 ${SECS}s, $CONNS connections"
-printf '%-26s %12s %12s %12s %14s %12s\n' "" ours slirp4netns pasta ours/s4nn ours/pasta
+fmt='%-26s %8s %8s %8s %8s %10s %10s %10s %10s\n'
+# shellcheck disable=SC2059 # the format is ours
+printf "$fmt" "" ours splice s4nn pasta ours/s4nn spl/s4nn ours/pasta spl/pasta
 for mtu in $MTUS; do
 	for m in up down conn; do
 		case $m in
@@ -292,9 +299,11 @@ for mtu in $MTUS; do
 		down) label="down Gbit/s (MTU $mtu)"; inv= ;;
 		conn) label="connect+GET ms (MTU $mtu)"; inv=1 ;;
 		esac
-		o=${R[ours,$m,$mtu]:-} s=${R[slirp4netns,$m,$mtu]:-} p=${R[pasta,$m,$mtu]:-}
-		printf '%-26s %12s %12s %12s %14s %12s\n' "$label" "${o:--}" "${s:--}" "${p:--}" \
-			"$(ratio "$o" "$s" $inv)" "$(ratio "$o" "$p" $inv)"
+		o=${R[ours,$m,$mtu]:-} x=${R[ours-splice,$m,$mtu]:-} s=${R[slirp4netns,$m,$mtu]:-} p=${R[pasta,$m,$mtu]:-}
+		# shellcheck disable=SC2059
+		printf "$fmt" "$label" "${o:--}" "${x:--}" "${s:--}" "${p:--}" \
+			"$(ratio "$o" "$s" $inv)" "$(ratio "$x" "$s" $inv)" "$(ratio "$o" "$p" $inv)" "$(ratio "$x" "$p" $inv)"
 	done
 done
-echo "(ratios: higher is better for ours; for connect+GET it is their time / ours)"
+echo "(ours: published ports through libslirp; splice: --port-handler splice, the default, whose up is ours';"
+echo " ratios: higher is better for ours; for connect+GET it is their time / ours)"
