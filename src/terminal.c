@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
-#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -13,6 +12,7 @@
 #include <sys/un.h>
 #include <termios.h>
 
+#include "resolve.h"
 #include "utils.h"
 
 int terminal_connect(const char *path, struct ocr_error *err)
@@ -44,23 +44,26 @@ void terminal_copy_winsize(int from, int to)
  * (CVE-2025-52565). Made as an empty file when missing. */
 static int open_console_target(struct ocr_error *err)
 {
-	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-			       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-	cleanup_close int devfd = (int)syscall(SYS_openat2, AT_FDCWD, "/dev", &how, sizeof(how));
+	cleanup_close int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int devfd = -1;
 	cleanup_close int fd = -1;
 	struct stat st;
 
+	/* After pivot_root: "/" is the container's root. No symlink is
+	 * followed, in /dev or at console; the resolve module walks the path
+	 * itself where openat2 is missing. */
+	if (rootfd < 0)
+		return ocr_fail_errno(err, "/dev/console: open /");
+	devfd = resolve_in_root_opts(rootfd, "dev", O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_OPT_NO_SYMLINKS);
 	if (devfd < 0)
 		return ocr_fail_errno(err, "/dev/console: open /dev (it must be a directory, not a symlink)");
-	how.flags = O_PATH | O_CLOEXEC;
-	how.resolve |= RESOLVE_BENEATH;
-	fd = (int)syscall(SYS_openat2, devfd, "console", &how, sizeof(how));
+	fd = resolve_in_root_opts(devfd, "console", O_PATH | O_CLOEXEC, RESOLVE_OPT_NO_SYMLINKS);
 	if (fd < 0 && errno == ENOENT) {
 		cleanup_close int made =
 			openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (made < 0 && errno != EEXIST)
 			return ocr_fail_errno(err, "create /dev/console");
-		fd = (int)syscall(SYS_openat2, devfd, "console", &how, sizeof(how));
+		fd = resolve_in_root_opts(devfd, "console", O_PATH | O_CLOEXEC, RESOLVE_OPT_NO_SYMLINKS);
 	}
 	if (fd < 0 && errno == ELOOP)
 		return ocr_fail(err, ELOOP, "/dev/console is a symlink: refusing to bind the terminal through it");

@@ -212,6 +212,46 @@ old_bundle() {
 	timeout --kill-after=5 60 env PATH="$empty" "$OCIRT_NO_OPENAT2" "$OCIRT" --root "$ROOT" bundle "$@"
 }
 
+# old_console_create: create $CID without openat2, terminal true, with a
+# recvtty console socket. Sets status (stderr in $BATS_TEST_TMPDIR/old.err).
+old_console_create() {
+	local sock=$BATS_TEST_TMPDIR/console.sock
+	update_config '.process.terminal = true'
+	start_recvtty "$sock" -m file -o "$BATS_TEST_TMPDIR/tty.out"
+	status=0
+	old_runtime create --console-socket "$sock" --bundle "$BUNDLE" "$CID" </dev/null \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/old.err" || status=$?
+}
+
+@test "compat: a terminal's /dev/console is bound without openat2" {
+	set_args sh -c 'stat -c "%t:%T" /dev/console "$(tty)" 2>&1'
+	old_console_create
+	[ "$status" -eq 0 ] || fail "create without openat2: $(cat "$BATS_TEST_TMPDIR/old.err")"
+	TRACKED_PIDS+=("$(state_field "$CID" .pid)")
+	runtime start "$CID" || fail "start failed"
+	wait_recvtty
+	run tr -d '\r' <"$BATS_TEST_TMPDIR/tty.out"
+	[ "${#lines[@]}" -eq 2 ] || fail "stat output: $output"
+	[ "${lines[0]}" = "${lines[1]}" ] || fail "/dev/console is ${lines[0]}, the pty is ${lines[1]}"
+}
+
+@test "compat: a /dev/console symlink is refused without openat2 too" {
+	local r=$BUNDLE/rootfs
+	# the image's /dev, not a tmpfs, with a devpts of its own
+	mkdir -p "$r/dev/pts"
+	ln -sfn pts/ptmx "$r/dev/ptmx"
+	update_config '.mounts |= map(select(.destination == "/dev/pts" or (.destination | startswith("/dev") | not)))'
+	rm -f "$r/dev/console"
+	ln -s /proc/sys/kernel/core_pattern "$r/dev/console"
+	set_args true
+	old_console_create
+	[ "$status" -ne 0 ] || fail "create without openat2 bound the pty through a /dev/console symlink"
+	grep -q '/dev/console is a symlink' "$BATS_TEST_TMPDIR/old.err" ||
+		fail "error: $(cat "$BATS_TEST_TMPDIR/old.err")"
+	[ -L "$r/dev/console" ] || fail "the image's /dev/console symlink was replaced"
+	assert_nothing_left
+}
+
 @test "compat: bundle --image without openat2 verifies and unpacks the layers" {
 	[ ! -e "$(dirname "$OCIRT")/newuidmap-shim" ] || skip "a newuidmap-shim next to $OCIRT would be tried"
 	local img=$BATS_TEST_TMPDIR/image cache=$BATS_TEST_TMPDIR/cache ib=$BATS_TEST_TMPDIR/ib layers l
