@@ -135,7 +135,7 @@ int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err)
 int network_parse_port_handler(const char *s, bool *ret_splice, struct ocr_error *err)
 {
 	if (strcmp(s, "splice") == 0 || strcmp(s, "slirp") == 0) {
-		*ret_splice = s[1] == 'p';
+		*ret_splice = strcmp(s, "splice") == 0;
 		return 0;
 	}
 	return ocr_fail(err, EINVAL, "`%s` is not splice or slirp", s);

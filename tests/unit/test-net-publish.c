@@ -36,6 +36,7 @@ int main(void)
 {
 	struct ocr_error err = {0};
 	unsigned mtu = 0;
+	bool splice;
 
 	good("8080:80", false, "", 8080, 80);
 	good("8080:80/tcp", false, "", 8080, 80);
@@ -69,5 +70,11 @@ int main(void)
 	ok(network_parse_mtu("1500x", &mtu, &err) < 0, "--mtu 1500x is refused");
 	ok(network_parse_mode("slirp", &err) == 0 && network_parse_mode("none", &err) == 0, "--network slirp|none");
 	ok(network_parse_mode("host", &err) < 0 && strstr(err.msg, "`host`"), "--network host is refused: %s", err.msg);
+	splice = false;
+	ok(network_parse_port_handler("splice", &splice, &err) == 0 && splice, "--port-handler splice");
+	ok(network_parse_port_handler("slirp", &splice, &err) == 0 && !splice, "--port-handler slirp");
+	ok(network_parse_port_handler("Splice", &splice, &err) < 0 && strstr(err.msg, "`Splice`"),
+	   "--port-handler Splice is refused: %s", err.msg);
+	ok(network_parse_port_handler("", &splice, &err) < 0, "--port-handler '' is refused");
 	return done_testing();
 }
