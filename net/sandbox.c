@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "mount.h"
 #include "net.h"
 #include "utils.h"
 
@@ -62,16 +63,17 @@ static int bind_ro(const char *from, const char *to, struct ocr_error *err)
 	}
 	if (mkdir(to, 0755) < 0)
 		return ocr_fail_errno(err, "sandbox: mkdir `%s`", to);
-	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount(from, to, MOUNT_TYPE_NONE, MS_BIND | MS_REC, NULL) < 0)
 		return ocr_fail_errno(err, "sandbox: bind `%s`", from);
-	if (mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	if (mount(NULL, to, MOUNT_TYPE_NONE, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
 		net_debug("sandbox: `%s` stays writable (remount read-only: %s)", from, strerror(errno));
 	return 0;
 }
 
 static int empty_root(struct ocr_error *err)
 {
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (mount(NULL, "/", MOUNT_TYPE_NONE, MS_REC | MS_PRIVATE, NULL) < 0)
 		return ocr_fail_errno(err, "sandbox: make / private");
 	if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") < 0)
 		return ocr_fail_errno(err, "sandbox: tmpfs on " NEW_ROOT);
@@ -89,7 +91,7 @@ static int empty_root(struct ocr_error *err)
 		return ocr_fail_errno(err, "sandbox: detach the old root");
 	if (rmdir("/old") < 0)
 		return ocr_fail_errno(err, "sandbox: rmdir /old");
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	if (mount(NULL, "/", MOUNT_TYPE_NONE, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		net_debug("sandbox: the empty root stays writable (remount read-only: %s)", strerror(errno));
 	return 0;
 }
