@@ -103,21 +103,7 @@ static int factory_seccomp(struct ocr_error *err)
 
 static int send_answer(int sock, int e, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return TEMP_FAILURE_RETRY(sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 ? -1 : 0;
+	return send_with_fd(sock, fd, &e, sizeof(e)) < 0 ? -1 : 0;
 }
 
 __attribute__((noreturn)) static void factory_serve(int sock)
@@ -268,19 +254,18 @@ static bool is_tcp_socket(int fd, int family)
 
 static int recv_socket(struct sockfactory *f, int family, struct ocr_error *err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	int e = 0, fd = -1;
-	struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	ssize_t n = TEMP_FAILURE_RETRY(recvmsg(f->fd, &mh, MSG_CMSG_CLOEXEC));
+	ssize_t n = recv_with_fd(f->fd, &e, sizeof(e), &fd);
 
+	/* EMFILE: we are out of fds, and the kernel dropped the socket. */
+	if (n < 0 && errno == EMFILE)
+		return ocr_fail(err, EMFILE, "socket factory: no socket came");
 	if (n < (ssize_t)sizeof(e)) {
+		if (fd >= 0)
+			close(fd);
 		factory_stop(f);
 		return ocr_fail(err, EPIPE, "socket factory: it died");
 	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	if (e) {
 		if (fd >= 0)
 			close(fd);
@@ -288,8 +273,7 @@ static int recv_socket(struct sockfactory *f, int family, struct ocr_error *err)
 		return ocr_fail_errno(err, "socket in the container's network namespace");
 	}
 	if (fd < 0)
-		/* MSG_CTRUNC: we are out of fds, and the kernel dropped it. */
-		return ocr_fail(err, (mh.msg_flags & MSG_CTRUNC) ? EMFILE : EPROTO, "socket factory: no socket came");
+		return ocr_fail(err, EPROTO, "socket factory: no socket came");
 	if (!is_tcp_socket(fd, family) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		close(fd);
 		return ocr_fail(err, EPROTO, "socket factory: it sent something else than a TCP socket");

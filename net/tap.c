@@ -168,21 +168,7 @@ static int tap_open_configured(const struct net_config *cfg, bool *ipv6, char *w
 
 static int send_msg(int sock, const struct tap_msg *m, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = 1 + strlen(m->text)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return TEMP_FAILURE_RETRY(sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 ? -1 : 0;
+	return send_with_fd(sock, fd, m, 1 + strlen(m->text)) < 0 ? -1 : 0;
 }
 
 __attribute__((noreturn)) static void tap_child(const struct net_config *cfg, bool ipv6, int sock)
@@ -206,9 +192,6 @@ __attribute__((noreturn)) static void tap_child(const struct net_config *cfg, bo
 
 static int recv_msg(int sock, struct tap_msg *m, int *ret_fd, struct ocr_error *err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m) - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct pollfd p = {.fd = sock, .events = POLLIN};
 	ssize_t n;
 
@@ -216,15 +199,12 @@ static int recv_msg(int sock, struct tap_msg *m, int *ret_fd, struct ocr_error *
 	if (TEMP_FAILURE_RETRY(poll(&p, 1, TAP_CHILD_TIMEOUT_MS)) == 0)
 		return ocr_fail(err, ETIMEDOUT, "set up `" NET_TAP_NAME "`: no answer within %d s",
 				TAP_CHILD_TIMEOUT_MS / 1000);
-	n = TEMP_FAILURE_RETRY(recvmsg(sock, &mh, MSG_CMSG_CLOEXEC));
+	n = recv_with_fd(sock, m, sizeof(*m) - 1, ret_fd);
 	if (n < 0)
 		return ocr_fail_errno(err, "set up `" NET_TAP_NAME "`");
 	if (n == 0)
 		return ocr_fail(err, EPIPE, "set up `" NET_TAP_NAME "`: the child died");
 	((char *)m)[n] = '\0';
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
 	return 0;
 }
 

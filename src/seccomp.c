@@ -399,26 +399,10 @@ static int listener_connect(const char *path, struct ocr_error *err)
 
 /* The fd rides with the first sendmsg(); the rest of a long message, if
  * any, follows without it (runtime-spec allows several sendmsg calls). */
-static int send_with_fd(int sock, int fd, const char *data, size_t len)
+static int send_all_with_fd(int sock, int fd, const char *data, size_t len)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctrl;
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-	ssize_t n;
+	ssize_t n = send_with_fd(sock, fd, data, len);
 
-	memset(&ctrl, 0, sizeof(ctrl));
-	mh.msg_control = ctrl.buf;
-	mh.msg_controllen = sizeof(ctrl.buf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	n = TEMP_FAILURE_RETRY(sendmsg(sock, &mh, MSG_NOSIGNAL));
 	if (n < 0)
 		return -1;
 	for (size_t off = (size_t)n; off < len; off += (size_t)n) {
@@ -467,7 +451,7 @@ int ocr_seccomp_load(struct ocr_seccomp *s, const char *state_json, struct ocr_e
 	nfd = seccomp_notify_fd(s->ctx);
 	if (nfd < 0)
 		return fail_rc(err, nfd, "get the seccomp listener fd");
-	r = send_with_fd(sock, nfd, msg, strlen(msg));
+	r = send_all_with_fd(sock, nfd, msg, strlen(msg));
 	if (r < 0)
 		ocr_fail_errno(err, "send the seccomp fd to `%s`", s->listener_path);
 	close(nfd);

@@ -130,19 +130,9 @@ int terminal_setup(const struct spec_process *p, bool console, int *ret_master, 
 
 int terminal_send_fd(int sockfd, int master, struct ocr_error *err)
 {
-	char data[] = "/dev/ptmx";
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {data, sizeof(data) - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c;
+	static const char data[] = "/dev/ptmx";
 
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (TEMP_FAILURE_RETRY(sendmsg(sockfd, &mh, MSG_NOSIGNAL)) < 0)
+	if (send_with_fd(sockfd, master, data, sizeof(data) - 1) < 0)
 		return ocr_fail_errno(err, "send the pty master to --console-socket");
 	return 0;
 }
@@ -150,16 +140,10 @@ int terminal_send_fd(int sockfd, int master, struct ocr_error *err)
 int terminal_recv_fd(int sockfd, int *ret_fd, struct ocr_error *err)
 {
 	char data[64];
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {data, sizeof(data)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c;
 
-	if (TEMP_FAILURE_RETRY(recvmsg(sockfd, &mh, MSG_CMSG_CLOEXEC)) < 0)
+	if (recv_with_fd(sockfd, data, sizeof(data), ret_fd) < 0)
 		return ocr_fail_errno(err, "receive the pty master");
-	c = CMSG_FIRSTHDR(&mh);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (*ret_fd < 0)
 		return ocr_fail(err, EPROTO, "no pty master received from the container");
-	memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
 	return 0;
 }

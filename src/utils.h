@@ -81,6 +81,15 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len, str
  * or a mount planted in a container cannot redirect the write. Works
  * without openat2 too (resolve.h). */
 int write_proc_file(const char *path, const char *data, size_t len, struct ocr_error *err);
+
+/* One sendmsg() of DATA with FD attached (nothing attached when FD < 0),
+ * without SIGPIPE. Returns what sendmsg() returns. */
+ssize_t send_with_fd(int sock, int fd, const void *data, size_t len);
+/* One recvmsg() into DATA; *RET_FD gets the fd that came with it
+ * (close-on-exec), or -1. Any further fds are closed. A control message
+ * the kernel truncated (the fd table is full) fails with EMFILE. Returns
+ * what recvmsg() returns. */
+ssize_t recv_with_fd(int sock, void *data, size_t len, int *ret_fd);
 /* Write via a temporary file, fsync-free rename: readers see old or new. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode, struct ocr_error *err);
 
