@@ -97,6 +97,41 @@ int forward_parse(const char *s, struct net_forward *ret, struct ocr_error *err)
 	return 0;
 }
 
+int forward_host_parse(const char *s, struct net_forward *ret, struct ocr_error *err)
+{
+	char caddr[INET6_ADDRSTRLEN];
+	struct sockaddr_in *h4 = (void *)&ret->host, *g4 = (void *)&ret->guest;
+	struct sockaddr_in6 *h6 = (void *)&ret->host, *g6 = (void *)&ret->guest;
+	long cp, hp;
+	int n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->to_host = true;
+	if (sscanf(s, "%45[0-9a-fA-F.:],%ld,%ld%n", caddr, &cp, &hp, &n) != 3 || s[n] != '\0')
+		return ocr_fail(err, EINVAL, "--forward-host `%s`: not CADDR,CPORT,HOSTPORT", s);
+	if (cp < 1 || cp > 65535 || hp < 1 || hp > 65535)
+		return ocr_fail(err, EINVAL, "--forward-host `%s`: a port is not in 1..65535", s);
+	/* Only the host's loopback: this is a narrow door to one service
+	 * there, not --allow-host-loopback. */
+	if (inet_pton(AF_INET, caddr, &g4->sin_addr) == 1) {
+		ret->family = AF_INET;
+		g4->sin_family = h4->sin_family = AF_INET;
+		g4->sin_port = htons((uint16_t)cp);
+		h4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		h4->sin_port = htons((uint16_t)hp);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, caddr, &g6->sin6_addr) == 1) {
+		ret->family = AF_INET6;
+		g6->sin6_family = h6->sin6_family = AF_INET6;
+		g6->sin6_port = htons((uint16_t)cp);
+		h6->sin6_addr = in6addr_loopback;
+		h6->sin6_port = htons((uint16_t)hp);
+		return 0;
+	}
+	return ocr_fail(err, EINVAL, "--forward-host `%s`: `%s` is not an IPv4 or IPv6 address", s, caddr);
+}
+
 /* ---- socket ----------------------------------------------------------- */
 
 int api_listen(int dirfd, const char *name, struct ocr_error *err)

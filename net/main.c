@@ -5,12 +5,13 @@
  *   ocirt-rootless-net --id ID --pid PID [--pid-starttime T] --ready-fd FD
  *       [--api-dirfd FD --api-socket NAME] [--mtu N] [--allow-host-loopback]
  *       [--no-ipv6] [--forward PROTO,HOSTIP,HOSTPORT,CPORT]... [--dns-upstream ADDR,PORT]
- *       [--port-handler slirp|splice]
+ *       [--port-handler slirp|splice] [--forward-host CADDR,CPORT,HOSTPORT]...
  *       [--no-sandbox] [--no-seccomp] [--no-offload] [--debug] [--log-format text|json]
  *
  * Start-up order: check the init, make the tap (tap.c), start the socket
- * factory for the splice port handler (sockfactory.c), start libslirp
- * with the forwards, bind the API socket, enter the sandbox, then write
+ * factory for the splice port handler and --forward-host (sockfactory.c),
+ * listen in the container for --forward-host, start libslirp with the
+ * forwards, bind the API socket, enter the sandbox, then write
  * "ok" to the ready fd (or "error ERRNO MESSAGE" and exit 1) and serve
  * packets until the init exits or SIGTERM/SIGINT/SIGHUP arrives. */
 #include <fcntl.h>
@@ -96,7 +97,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_NO_OFFLOAD,
 	OPT_DNS_UPSTREAM,
-	OPT_PORT_HANDLER
+	OPT_PORT_HANDLER,
+	OPT_FORWARD_HOST
 };
 
 static const struct option options[] = {
@@ -115,6 +117,7 @@ static const struct option options[] = {
 	{"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
 	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
 	{"port-handler", required_argument, NULL, OPT_PORT_HANDLER},
+	{"forward-host", required_argument, NULL, OPT_FORWARD_HOST},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{NULL, 0, NULL, 0},
@@ -180,6 +183,14 @@ static int parse_args(int argc, char **argv, struct net_config *cfg, bool *debug
 			if (forward_parse(optarg, &cfg->forwards[cfg->n_forwards], err) < 0)
 				return -1;
 			cfg->n_forwards++;
+			break;
+		case OPT_FORWARD_HOST:
+			if (cfg->n_host_forwards >= NET_MAX_FORWARDS)
+				return ocr_fail(err, E2BIG, "more than %d --forward-host", NET_MAX_FORWARDS);
+			if (forward_host_parse(optarg, &cfg->host_forwards[cfg->n_host_forwards], err) < 0)
+				return -1;
+			cfg->host_forwards[cfg->n_host_forwards].id = (int)cfg->n_host_forwards + 1;
+			cfg->n_host_forwards++;
 			break;
 		case OPT_NO_SANDBOX:
 			cfg->sandbox = false;
@@ -274,6 +285,32 @@ static int check_init(const struct net_config *cfg, struct ocr_error *err)
 	return 0;
 }
 
+/* The relay for published TCP ports (with --port-handler splice) and
+ * --forward-host; NULL when neither is asked for. Before the sandbox,
+ * which denies setns for good. Listeners for --forward-host exist before
+ * "ok": the container's process finds them from its first instruction. */
+static int start_splice(const struct net_config *cfg, struct splice_handler **ret, struct ocr_error *err)
+{
+	struct sockfactory *factory = NULL;
+	const char *what = cfg->port_handler == NET_PORT_SPLICE ? "splice port handler" : "--forward-host";
+
+	*ret = NULL;
+	if (cfg->port_handler != NET_PORT_SPLICE && cfg->n_host_forwards == 0)
+		return 0;
+	if (sockfactory_start(cfg, &factory, err) < 0)
+		return ocr_wrap(err, "%s", what);
+	if (splice_new(factory, ret, err) < 0)
+		return ocr_wrap(err, "%s", what);
+	for (size_t i = 0; i < cfg->n_host_forwards; i++) {
+		char desc[160];
+		forward_describe(&cfg->host_forwards[i], desc, sizeof(desc));
+		if (splice_listen(*ret, &cfg->host_forwards[i], err) < 0)
+			return ocr_wrap(err, "--forward-host %s", desc);
+		net_debug("forward-host %d: %s (splice)", cfg->host_forwards[i].id, desc);
+	}
+	return 0;
+}
+
 static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_tap, int *ret_api, struct ocr_error *err)
 {
 	struct splice_handler *splice = NULL;
@@ -284,15 +321,9 @@ static int start(struct net_config *cfg, struct net_loop **ret_loop, int *ret_ta
 	*ret_tap = tap_create(cfg, &cfg->ipv6, err);
 	if (*ret_tap < 0)
 		return -1;
-	if (cfg->port_handler == NET_PORT_SPLICE) {
-		struct sockfactory *factory = NULL;
-		/* Before the sandbox, which denies setns for good. */
-		if (sockfactory_start(cfg, &factory, err) < 0)
-			return ocr_wrap(err, "splice port handler");
-		if (splice_new(factory, &splice, err) < 0) {
-			splice_free(splice);
-			return ocr_wrap(err, "splice port handler");
-		}
+	if (start_splice(cfg, &splice, err) < 0) {
+		splice_free(splice);
+		return -1;
 	}
 	if (loop_new(cfg, *ret_tap, splice, ret_loop, err) < 0)
 		return -1;
@@ -338,8 +369,8 @@ int main(int argc, char **argv)
 		loop_free(loop);
 		return 1;
 	}
-	net_debug("ready: %s up in the network namespace of pid %d, %zu forwards", NET_TAP_NAME, (int)cfg.pid,
-		  cfg.n_forwards);
+	net_debug("ready: %s up in the network namespace of pid %d, %zu forwards, %zu to the host", NET_TAP_NAME,
+		  (int)cfg.pid, cfg.n_forwards, cfg.n_host_forwards);
 	report(cfg.ready_fd, "ok\n");
 	close(cfg.ready_fd);
 	rc = loop_run(loop, apifd, &err);

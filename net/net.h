@@ -7,9 +7,9 @@
  * tap.c (the short-lived child that joins the container's namespaces),
  * netlink.c (rtnetlink: link, address, route), slirp.c (SlirpCb table
  * and poll loop), api.c (JSON API socket), sandbox.c (empty root, no
- * capabilities, seccomp), splice.c (the splice port handler for
- * published TCP ports) and sockfactory.c (its sockets in the container's
- * network namespace). */
+ * capabilities, seccomp), splice.c (the splice relay for published TCP
+ * ports and --forward-host) and sockfactory.c (its sockets in the
+ * container's network namespace). */
 #ifndef OCR_NET_H
 #define OCR_NET_H
 
@@ -42,10 +42,13 @@
 
 #define NET_MAX_FORWARDS 256
 
-/* One port forward: host ADDR:PORT -> guest ADDR:PORT. */
+/* One port forward: host ADDR:PORT -> guest ADDR:PORT; or, with to_host
+ * (--forward-host), the other way: a listener on the container's
+ * ADDR:PORT whose connections go to the host's loopback PORT. */
 struct net_forward {
 	int id;
 	bool udp;
+	bool to_host;
 	int family; /* AF_INET or AF_INET6 (of both ends) */
 	struct sockaddr_storage host, guest;
 };
@@ -69,6 +72,8 @@ struct net_config {
 	const char *api_name;
 	struct net_forward forwards[NET_MAX_FORWARDS];
 	size_t n_forwards;
+	struct net_forward host_forwards[NET_MAX_FORWARDS]; /* to_host */
+	size_t n_host_forwards;
 	int unprivileged_port_start;
 	struct sockaddr_storage dns_upstream; /* where DNS queries go instead */
 	socklen_t dns_upstream_len; /* 0: libslirp's way, the host's resolver */
@@ -93,12 +98,16 @@ int net_join_container(const struct net_config *cfg, struct ocr_error *err);
 /* netlink.c, in the current network namespace. */
 int nl_open(struct ocr_error *err);
 int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err);
+int nl_link_up(int nl, int ifindex, struct ocr_error *err);
 int nl_addr_add(int nl, int ifindex, int family, const void *addr, unsigned prefixlen, struct ocr_error *err);
 int nl_route_default(int nl, int ifindex, int family, const void *gateway, struct ocr_error *err);
 
 /* Forwards: parse "PROTO,HOSTIP,HOSTPORT,CPORT" (as the runtime passes
  * them) and describe one for messages. */
 int forward_parse(const char *s, struct net_forward *ret, struct ocr_error *err);
+/* "CADDR,CPORT,HOSTPORT" (--forward-host): to the host's 127.0.0.1, or
+ * ::1 when CADDR is IPv6. */
+int forward_host_parse(const char *s, struct net_forward *ret, struct ocr_error *err);
 int forward_make(bool udp, const char *host_addr, long host_port, const char *guest_addr, long guest_port,
 		 struct net_forward *ret, struct ocr_error *err);
 void forward_describe(const struct net_forward *f, char *buf, size_t len);
@@ -110,14 +119,19 @@ int sockfactory_start(const struct net_config *cfg, struct sockfactory **ret, st
 /* A new TCP socket of FAMILY in the container's network namespace,
  * O_NONBLOCK and O_CLOEXEC; bounded in time. */
 int sockfactory_socket(struct sockfactory *f, int family, struct ocr_error *err);
+/* A TCP socket listening on ADDR in the container's network namespace;
+ * a failed bind keeps its errno (the message is only strerror's). */
+int sockfactory_listen(struct sockfactory *f, const struct sockaddr_storage *addr, struct ocr_error *err);
 void sockfactory_free(struct sockfactory *f);
 
 /* splice.c: published TCP ports served by splicing a host socket to one
- * in the container's network namespace. Takes FACTORY (freed with it). */
+ * in the container's network namespace, and --forward-host the other way
+ * round. Takes FACTORY (freed with it). */
 struct splice_handler;
 int splice_new(struct sockfactory *factory, struct splice_handler **ret, struct ocr_error *err);
 void splice_free(struct splice_handler *s);
-/* Listen on F's host address; errors keep the errno of bind/listen. */
+/* Listen on F's host address, or with F->to_host on its container
+ * address; errors keep the errno of bind/listen. */
 int splice_listen(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err);
 /* Stop listening for forward ID; false when it is not ours. */
 bool splice_unlisten(struct splice_handler *s, int id);

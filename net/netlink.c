@@ -96,6 +96,19 @@ int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err)
 	return nl_talk(nl, &r, "set MTU and bring " NET_TAP_NAME " up", err);
 }
 
+int nl_link_up(int nl, int ifindex, struct ocr_error *err)
+{
+	struct nl_req r = {0};
+
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	r.nh.nlmsg_type = RTM_NEWLINK;
+	r.ifi.ifi_family = AF_UNSPEC;
+	r.ifi.ifi_index = ifindex;
+	r.ifi.ifi_flags = IFF_UP;
+	r.ifi.ifi_change = IFF_UP;
+	return nl_talk(nl, &r, "bring lo up", err);
+}
+
 int nl_addr_add(int nl, int ifindex, int family, const void *addr, unsigned prefixlen, struct ocr_error *err)
 {
 	struct nl_req r = {0};

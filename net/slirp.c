@@ -300,11 +300,33 @@ static const char *proto_name(const struct net_forward *f)
 	return f->udp ? "udp" : "tcp";
 }
 
+static void forward_host_describe(const struct net_forward *f, char *buf, size_t len)
+{
+	char h[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
+	const struct sockaddr_in6 *h6 = (const void *)&f->host, *g6 = (const void *)&f->guest;
+	const struct sockaddr_in *h4 = (const void *)&f->host, *g4 = (const void *)&f->guest;
+
+	if (f->family == AF_INET6) {
+		inet_ntop(AF_INET6, &g6->sin6_addr, g, sizeof(g));
+		inet_ntop(AF_INET6, &h6->sin6_addr, h, sizeof(h));
+		snprintf(buf, len, "container [%s]:%u -> host [%s]:%u/tcp", g, ntohs(g6->sin6_port), h,
+			 ntohs(h6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &g4->sin_addr, g, sizeof(g));
+		inet_ntop(AF_INET, &h4->sin_addr, h, sizeof(h));
+		snprintf(buf, len, "container %s:%u -> host %s:%u/tcp", g, ntohs(g4->sin_port), h, ntohs(h4->sin_port));
+	}
+}
+
 void forward_describe(const struct net_forward *f, char *buf, size_t len)
 {
 	char h[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
 	unsigned hp, gp;
 
+	if (f->to_host) {
+		forward_host_describe(f, buf, len);
+		return;
+	}
 	if (f->family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const void *)&f->host, *b = (const void *)&f->guest;
 		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
@@ -354,9 +376,10 @@ static int forward_fail(const struct net_loop *l, const struct net_forward *f, c
 	return ocr_fail_errno(err, "forward %s", desc);
 }
 
+/* The handler may exist for --forward-host alone (--port-handler slirp). */
 static bool by_splice(const struct net_loop *l, const struct net_forward *f)
 {
-	return l->splice && !f->udp;
+	return l->splice && l->cfg->port_handler == NET_PORT_SPLICE && !f->udp;
 }
 
 int loop_add_forward(struct net_loop *l, struct net_forward *f, struct ocr_error *err)

@@ -16,14 +16,19 @@
  * The factory holds nothing of the host's: every fd but its socket is
  * closed before it joins, it drops every capability it gained there, is
  * not dumpable, and a seccomp allow-list leaves it recvmsg, sendmsg,
- * socket (TCP, IPv4/IPv6) and exit. It can do no more than the
- * container's own processes can. It exits when the helper closes its end,
- * and with the helper (parent-death signal).
+ * socket (TCP, IPv4/IPv6), bind, listen, setsockopt(IPV6_V6ONLY) and
+ * exit. bind and listen are for --forward-host, whose listener must be
+ * bound in the container's namespace; the filter cannot see the address
+ * (a pointer), but without capabilities the factory binds only what the
+ * container's own unprivileged processes could. It can do no more than
+ * they can. It exits when the helper closes its end, and with the helper
+ * (parent-death signal).
  *
- * Protocol (SOCK_SEQPACKET): the helper sends one byte, 4 or 6; the
- * factory answers an int (0 or an errno), with the socket when 0. The
- * first answer, sent unasked, says whether the factory got in (an int,
- * then the message). */
+ * Protocol (SOCK_SEQPACKET): the helper sends one byte, 4 or 6, for a new
+ * socket; or 'L' and a sockaddr_in/sockaddr_in6 for a socket listening
+ * there. The factory answers an int (0 or an errno), with the socket when
+ * 0. The first answer, sent unasked, says whether the factory got in (an
+ * int, then the message). */
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -42,6 +47,8 @@
 /* It answers at once; more means it is stuck, and it is then stopped. */
 #define FACTORY_ANSWER_TIMEOUT_MS 2000
 #define FACTORY_FD 3
+#define REQ_LISTEN 'L'
+#define LISTEN_BACKLOG 128
 
 struct sockfactory {
 	pid_t pid;
@@ -90,6 +97,16 @@ static int factory_seccomp(struct ocr_error *err)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(fam ? AF_INET6 : AF_INET)),
 				      SCMP_A1(SCMP_CMP_MASKED_EQ, (scmp_datum_t)0xf, (scmp_datum_t)SOCK_STREAM));
+	/* A listener for --forward-host; the only option it sets keeps an
+	 * IPv6 listener off the IPv4 port of the same number. */
+	if (rc >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bind), 0);
+	if (rc >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(listen), 0);
+	if (rc >= 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+				      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)IPPROTO_IPV6),
+				      SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)IPV6_V6ONLY));
 	if (rc >= 0)
 		rc = seccomp_load(ctx);
 	/* Not released: free() could need a syscall the filter denies, and
@@ -106,26 +123,55 @@ static int send_answer(int sock, int e, int fd)
 	return send_with_fd(sock, fd, &e, sizeof(e)) < 0 ? -1 : 0;
 }
 
+/* A TCP socket listening on the address in REQ (after its first byte);
+ * -1 with errno. */
+static int factory_listen(const unsigned char *req, size_t len)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t alen;
+	int one = 1, fd, e;
+
+	memcpy(&ss, req + 1, len - 1 < sizeof(ss) ? len - 1 : sizeof(ss));
+	alen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if ((ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || len - 1 != alen) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if ((ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&ss, alen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 __attribute__((noreturn)) static void factory_serve(int sock)
 {
 	for (;;) {
 		struct iovec iov;
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-		unsigned char req = 0;
+		unsigned char req[1 + sizeof(struct sockaddr_in6) + 8];
 		ssize_t n;
 		int fd;
 
-		iov.iov_base = &req;
-		iov.iov_len = 1;
+		iov.iov_base = req;
+		iov.iov_len = sizeof(req);
 		n = TEMP_FAILURE_RETRY(recvmsg(sock, &mh, 0));
 		if (n <= 0)
 			_exit(0); /* the helper closed its end */
-		if (req != 4 && req != 6) {
-			if (send_answer(sock, EAFNOSUPPORT, -1) < 0)
-				_exit(1);
-			continue;
+		if (req[0] == REQ_LISTEN && n > 1) {
+			fd = factory_listen(req, (size_t)n);
+		} else if (n == 1 && (req[0] == 4 || req[0] == 6)) {
+			fd = socket(req[0] == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		} else {
+			fd = -1;
+			errno = EINVAL;
 		}
-		fd = socket(req == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (send_answer(sock, fd < 0 ? errno : 0, fd) < 0)
 			_exit(1);
 		if (fd >= 0)
@@ -236,15 +282,16 @@ int sockfactory_start(const struct net_config *cfg, struct sockfactory **ret, st
 	return 0;
 }
 
-/* The fd must be what was asked for: a TCP socket of FAMILY. */
-static bool is_tcp_socket(int fd, int family)
+/* The fd must be what was asked for: a TCP socket of FAMILY, listening
+ * or not. */
+static bool is_tcp_socket(int fd, int family, bool listening)
 {
-	int v[3];
+	int v[4];
 	socklen_t len = sizeof(int);
-	const int opts[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
-	const int want[3] = {family, SOCK_STREAM, IPPROTO_TCP};
+	const int opts[4] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL, SO_ACCEPTCONN};
+	const int want[4] = {family, SOCK_STREAM, IPPROTO_TCP, listening};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		len = sizeof(int);
 		if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0 || v[i] != want[i])
 			return false;
@@ -252,7 +299,7 @@ static bool is_tcp_socket(int fd, int family)
 	return true;
 }
 
-static int recv_socket(struct sockfactory *f, int family, struct ocr_error *err)
+static int recv_socket(struct sockfactory *f, int family, bool listening, struct ocr_error *err)
 {
 	int e = 0, fd = -1;
 	ssize_t n = recv_with_fd(f->fd, &e, sizeof(e), &fd);
@@ -269,25 +316,23 @@ static int recv_socket(struct sockfactory *f, int family, struct ocr_error *err)
 	if (e) {
 		if (fd >= 0)
 			close(fd);
-		errno = e;
-		return ocr_fail_errno(err, "socket in the container's network namespace");
+		/* The caller names what was asked for. */
+		return ocr_fail(err, e, "%s", strerror(e));
 	}
 	if (fd < 0)
 		return ocr_fail(err, EPROTO, "socket factory: no socket came");
-	if (!is_tcp_socket(fd, family) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+	if (!is_tcp_socket(fd, family, listening) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		close(fd);
 		return ocr_fail(err, EPROTO, "socket factory: it sent something else than a TCP socket");
 	}
 	return fd;
 }
 
-int sockfactory_socket(struct sockfactory *f, int family, struct ocr_error *err)
+static int ask(struct sockfactory *f, const void *req, size_t len, int family, bool listening, struct ocr_error *err)
 {
-	unsigned char req = family == AF_INET6 ? 6 : 4;
-
 	if (f->fd < 0)
 		return ocr_fail(err, EPIPE, "socket factory: it is gone");
-	if (TEMP_FAILURE_RETRY(send(f->fd, &req, 1, MSG_NOSIGNAL)) < 0) {
+	if (TEMP_FAILURE_RETRY(send(f->fd, req, len, MSG_NOSIGNAL)) < 0) {
 		factory_stop(f);
 		return ocr_fail_errno(err, "socket factory: ask");
 	}
@@ -295,5 +340,23 @@ int sockfactory_socket(struct sockfactory *f, int family, struct ocr_error *err)
 		factory_stop(f);
 		return ocr_fail(err, ETIMEDOUT, "socket factory: no answer within %d ms", FACTORY_ANSWER_TIMEOUT_MS);
 	}
-	return recv_socket(f, family, err);
+	return recv_socket(f, family, listening, err);
+}
+
+int sockfactory_socket(struct sockfactory *f, int family, struct ocr_error *err)
+{
+	unsigned char req = family == AF_INET6 ? 6 : 4;
+	int fd = ask(f, &req, 1, family, false, err);
+
+	return fd < 0 ? ocr_wrap(err, "socket in the container's network namespace") : fd;
+}
+
+int sockfactory_listen(struct sockfactory *f, const struct sockaddr_storage *addr, struct ocr_error *err)
+{
+	unsigned char req[1 + sizeof(struct sockaddr_in6)];
+	size_t alen = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	req[0] = REQ_LISTEN;
+	memcpy(req + 1, addr, alen);
+	return ask(f, req, 1 + alen, addr->ss_family, true, err);
 }

@@ -17,6 +17,14 @@
  * we connect to: a service that listens only on the container's loopback
  * stays unpublished, as with libslirp.
  *
+ * --forward-host is the same relay the other way round (pasta's -T): the
+ * listener is a socket the factory bound in the container's namespace
+ * (to 127.0.0.1:CPORT, say), the helper accepts on it from the host's
+ * namespace and connects its own socket to the host's loopback HOSTPORT.
+ * A connection has a client side (the socket accepted) and a server side
+ * (the socket we connect); which namespace each lives in is all that
+ * differs between the directions.
+ *
  * Everything runs from one epoll fd that the helper's poll loop watches
  * (slirp.c), level-triggered: an fd is in the set only while we want
  * something from it (an fd with nothing wanted would keep reporting
@@ -57,8 +65,9 @@
  * than spin (a state the kernel should never leave us in). */
 #define IDLE_WAKEUPS_MAX 1000
 
-enum { SIDE_HOST, SIDE_GUEST };
-enum { TAG_LISTENER = 1, TAG_HOST, TAG_GUEST };
+/* CLIENT: the socket accepted; SERVER: the one we connect. */
+enum { SIDE_CLIENT, SIDE_SERVER };
+enum { TAG_LISTENER = 1, TAG_CLIENT, TAG_SERVER };
 enum conn_state { CONN_FREE, CONN_CONNECTING, CONN_OPEN, CONN_DEAD };
 
 struct listener {
@@ -85,6 +94,7 @@ struct conn {
 	struct half half[2]; /* half[d]: fd[d] -> fd[!d] */
 	int64_t deadline; /* connect */
 	int fwd_id;
+	bool to_host; /* a --forward-host connection */
 	unsigned idle_wakeups;
 	int next; /* free or dead list */
 };
@@ -137,18 +147,12 @@ static void listeners_set(struct splice_handler *s, bool on)
 	s->paused = !on;
 }
 
-int splice_listen(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err)
+static int host_listener(const struct net_forward *f, struct ocr_error *err)
 {
 	socklen_t alen = f->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	cleanup_close int fd = -1;
-	struct listener *ls = NULL;
 	int one = 1;
 
-	for (size_t i = 0; i < NET_MAX_FORWARDS && ls == NULL; i++)
-		if (s->listeners[i].fd < 0)
-			ls = &s->listeners[i];
-	if (ls == NULL)
-		return ocr_fail(err, ENOSPC, "at most %d forwards", NET_MAX_FORWARDS);
 	fd = socket(f->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return ocr_fail_errno(err, "socket");
@@ -159,6 +163,50 @@ int splice_listen(struct splice_handler *s, const struct net_forward *f, struct 
 		return ocr_fail_errno(err, "bind");
 	if (listen(fd, SOMAXCONN) < 0)
 		return ocr_fail_errno(err, "listen");
+	return steal_fd(&fd);
+}
+
+static unsigned guest_port(const struct net_forward *f)
+{
+	return ntohs(f->family == AF_INET6 ? ((const struct sockaddr_in6 *)&f->guest)->sin6_port
+					   : ((const struct sockaddr_in *)&f->guest)->sin_port);
+}
+
+/* The socket factory binds for us: the causes a user can act on, named. */
+static int container_listener(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err)
+{
+	int fd = sockfactory_listen(s->factory, &f->guest, err);
+	unsigned port = guest_port(f);
+
+	if (fd >= 0)
+		return fd;
+	if (err->err == EADDRINUSE)
+		return ocr_fail(err, EADDRINUSE, "port %u/tcp is already in use in the container", port);
+	if (err->err == EACCES)
+		return ocr_fail(err, EACCES,
+				"port %u is below the container's net.ipv4.ip_unprivileged_port_start and the "
+				"socket factory has no capabilities: use a port >= 1024",
+				port);
+	if (err->err == EADDRNOTAVAIL)
+		return ocr_fail(err, EADDRNOTAVAIL,
+				"the address is not the container's (127.0.0.1, ::1, 0.0.0.0, :: or its tap0 "
+				"addresses)");
+	return ocr_wrap(err, "listen in the container");
+}
+
+int splice_listen(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err)
+{
+	cleanup_close int fd = -1;
+	struct listener *ls = NULL;
+
+	for (size_t i = 0; i < NET_MAX_FORWARDS && ls == NULL; i++)
+		if (s->listeners[i].fd < 0)
+			ls = &s->listeners[i];
+	if (ls == NULL)
+		return ocr_fail(err, ENOSPC, "at most %d forwards", NET_MAX_FORWARDS);
+	fd = f->to_host ? container_listener(s, f, err) : host_listener(f, err);
+	if (fd < 0)
+		return -1;
 	ls->fwd = *f;
 	ls->in_set = false;
 	if (!s->paused) {
@@ -171,11 +219,13 @@ int splice_listen(struct splice_handler *s, const struct net_forward *f, struct 
 	return 0;
 }
 
+/* Published ports only: --forward-host listeners stay as long as the
+ * container (their ids are counted apart). */
 bool splice_unlisten(struct splice_handler *s, int id)
 {
 	for (size_t i = 0; i < NET_MAX_FORWARDS; i++) {
 		struct listener *ls = &s->listeners[i];
-		if (ls->fd < 0 || ls->fwd.id != id)
+		if (ls->fd < 0 || ls->fwd.id != id || ls->fwd.to_host)
 			continue;
 		/* Connections it accepted go on, as libslirp's do. */
 		if (ls->in_set)
@@ -245,7 +295,7 @@ static void conn_update(struct splice_handler *s, struct conn *c)
 		if (out->pending)
 			want |= EPOLLOUT;
 		if (set_interest(s->epfd, c->fd[side], &c->events[side], want,
-				 ref(side == SIDE_HOST ? TAG_HOST : TAG_GUEST, idx)) < 0) {
+				 ref(side == SIDE_CLIENT ? TAG_CLIENT : TAG_SERVER, idx)) < 0) {
 			net_debug("splice: epoll: %s: connection dropped", strerror(errno));
 			conn_close(s, c, true);
 			return;
@@ -280,6 +330,17 @@ static void pipe_grow(struct splice_handler *s, struct half *h)
 	}
 }
 
+static const char *conn_kind(const struct conn *c)
+{
+	return c->to_host ? "forward-host" : "forward";
+}
+
+/* Where the server side is, for messages. */
+static const char *conn_where(const struct conn *c)
+{
+	return c->to_host ? "on the host's loopback" : "in the container";
+}
+
 static void conn_open(struct splice_handler *s, struct conn *c)
 {
 	int one = 1;
@@ -288,7 +349,7 @@ static void conn_open(struct splice_handler *s, struct conn *c)
 		s->n_connecting--;
 	c->state = CONN_OPEN;
 	if (make_pipe(&c->half[0]) < 0 || make_pipe(&c->half[1]) < 0) {
-		net_debug("splice: forward %d: pipe: %s: connection reset", c->fwd_id, strerror(errno));
+		net_debug("splice: %s %d: pipe: %s: connection reset", conn_kind(c), c->fwd_id, strerror(errno));
 		conn_close(s, c, true);
 		return;
 	}
@@ -317,42 +378,57 @@ static struct conn *conn_alloc(struct splice_handler *s)
 	return c;
 }
 
-static void conn_start(struct splice_handler *s, const struct listener *ls, int hostfd, int64_t now)
+/* The server side: for a published port a socket in the container's
+ * namespace (from the factory), for --forward-host one of the helper's
+ * own, in the host's. */
+static int server_socket(struct splice_handler *s, const struct net_forward *f, struct ocr_error *err)
+{
+	int fd;
+
+	if (!f->to_host)
+		return sockfactory_socket(s->factory, f->family, err);
+	fd = socket(f->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd < 0 ? ocr_fail_errno(err, "socket") : fd;
+}
+
+static void conn_start(struct splice_handler *s, const struct listener *ls, int clientfd, int64_t now)
 {
 	socklen_t alen = ls->fwd.family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	const struct sockaddr_storage *to = ls->fwd.to_host ? &ls->fwd.host : &ls->fwd.guest;
 	struct ocr_error err = {0};
 	struct conn *c = conn_alloc(s);
 
 	if (c == NULL) {
-		close_reset(hostfd);
+		close_reset(clientfd);
 		return;
 	}
 	c->fwd_id = ls->fwd.id;
-	c->fd[SIDE_HOST] = hostfd;
-	c->fd[SIDE_GUEST] = sockfactory_socket(s->factory, ls->fwd.family, &err);
+	c->to_host = ls->fwd.to_host;
+	c->fd[SIDE_CLIENT] = clientfd;
+	c->fd[SIDE_SERVER] = server_socket(s, &ls->fwd, &err);
 	c->state = CONN_CONNECTING;
 	s->n_connecting++;
-	if (c->fd[SIDE_GUEST] < 0) {
+	if (c->fd[SIDE_SERVER] < 0) {
 		char msg[OCR_ERROR_MSG_MAX + 128];
 		ocr_error_format(&err, msg, sizeof(msg));
-		net_debug("splice: forward %d: %s: connection reset", c->fwd_id, msg);
+		net_debug("splice: %s %d: %s: connection reset", conn_kind(c), c->fwd_id, msg);
 		conn_close(s, c, true);
 		return;
 	}
-	if (connect(c->fd[SIDE_GUEST], (const struct sockaddr *)&ls->fwd.guest, alen) == 0) {
+	if (connect(c->fd[SIDE_SERVER], (const struct sockaddr *)to, alen) == 0) {
 		conn_open(s, c);
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		net_debug("splice: forward %d: connect in the container: %s: connection reset", c->fwd_id,
+		net_debug("splice: %s %d: connect %s: %s: connection reset", conn_kind(c), c->fwd_id, conn_where(c),
 			  strerror(errno));
 		conn_close(s, c, true);
 		return;
 	}
-	/* The client's bytes wait in its socket until the container answers. */
+	/* The client's bytes wait in its socket until the server answers. */
 	c->deadline = now + CONNECT_TIMEOUT_MS;
-	if (set_interest(s->epfd, c->fd[SIDE_GUEST], &c->events[SIDE_GUEST], EPOLLOUT,
-			 ref(TAG_GUEST, (size_t)(c - s->conns))) < 0)
+	if (set_interest(s->epfd, c->fd[SIDE_SERVER], &c->events[SIDE_SERVER], EPOLLOUT,
+			 ref(TAG_SERVER, (size_t)(c - s->conns))) < 0)
 		conn_close(s, c, true);
 }
 
@@ -361,12 +437,13 @@ static void on_connected(struct splice_handler *s, struct conn *c)
 	socklen_t len = sizeof(int);
 	int e = 0;
 
-	if (getsockopt(c->fd[SIDE_GUEST], SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+	if (getsockopt(c->fd[SIDE_SERVER], SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		e = errno;
 	if (e) {
-		/* Refused (nothing listens on CPORT), or unreachable: the
+		/* Refused (nothing listens on the port), or unreachable: the
 		 * client gets a reset, as from a closed port. */
-		net_debug("splice: forward %d: connect in the container: %s: connection reset", c->fwd_id, strerror(e));
+		net_debug("splice: %s %d: connect %s: %s: connection reset", conn_kind(c), c->fwd_id, conn_where(c),
+			  strerror(e));
 		conn_close(s, c, true);
 		return;
 	}
@@ -391,7 +468,8 @@ static void on_listener(struct splice_handler *s, struct listener *ls, int64_t n
 		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			net_debug("splice: forward %d: accept: %s: listeners rest %d ms", ls->fwd.id, strerror(errno),
+			net_debug("splice: %s %d: accept: %s: listeners rest %d ms",
+				  ls->fwd.to_host ? "forward-host" : "forward", ls->fwd.id, strerror(errno),
 				  ACCEPT_BACKOFF_MS);
 			listeners_set(s, false);
 			s->resume_at = now + ACCEPT_BACKOFF_MS;
@@ -474,7 +552,7 @@ static void on_conn(struct splice_handler *s, struct conn *c, int side, uint32_t
 	bool moved = false;
 
 	if (c->state == CONN_CONNECTING) {
-		if (side == SIDE_GUEST)
+		if (side == SIDE_SERVER)
 			on_connected(s, c);
 		return;
 	}
@@ -490,7 +568,7 @@ static void on_conn(struct splice_handler *s, struct conn *c, int side, uint32_t
 	}
 	c->idle_wakeups = moved ? 0 : c->idle_wakeups + 1;
 	if (c->idle_wakeups > IDLE_WAKEUPS_MAX) {
-		net_debug("splice: forward %d: %u wake-ups without progress: connection reset", c->fwd_id,
+		net_debug("splice: %s %d: %u wake-ups without progress: connection reset", conn_kind(c), c->fwd_id,
 			  c->idle_wakeups);
 		conn_close(s, c, true);
 		return;
@@ -499,7 +577,7 @@ static void on_conn(struct splice_handler *s, struct conn *c, int side, uint32_t
 	return;
 failed:
 	/* A reset or an error on one side: the other side sees a reset too. */
-	net_debug("splice: forward %d: %s: connection reset", c->fwd_id, strerror(errno));
+	net_debug("splice: %s %d: %s: connection reset", conn_kind(c), c->fwd_id, strerror(errno));
 	conn_close(s, c, true);
 }
 
@@ -539,7 +617,7 @@ int splice_new(struct sockfactory *factory, struct splice_handler **ret, struct 
 	*ret = s;
 	if (s->epfd < 0)
 		return ocr_fail_errno(err, "splice: epoll_create1");
-	net_debug("splice: port handler for published TCP ports, at most %zu connections", s->max_conns);
+	net_debug("splice: relay for published TCP ports or --forward-host, at most %zu connections", s->max_conns);
 	return 0;
 }
 
@@ -590,8 +668,8 @@ static void expire_connects(struct splice_handler *s, int64_t now)
 	for (size_t i = 0; i < s->max_conns && s->n_connecting; i++) {
 		struct conn *c = &s->conns[i];
 		if (c->state == CONN_CONNECTING && c->deadline <= now) {
-			net_debug("splice: forward %d: no answer in the container within %d s: connection reset",
-				  c->fwd_id, CONNECT_TIMEOUT_MS / 1000);
+			net_debug("splice: %s %d: no answer %s within %d s: connection reset", conn_kind(c), c->fwd_id,
+				  conn_where(c), CONNECT_TIMEOUT_MS / 1000);
 			conn_close(s, c, true);
 		}
 	}
@@ -611,8 +689,8 @@ void splice_poll(struct splice_handler *s, bool ready, int64_t now)
 		size_t idx = (size_t)(evs[i].data.u64 & 0xffffffffu);
 		if (tag == TAG_LISTENER && idx < NET_MAX_FORWARDS && s->listeners[idx].fd >= 0)
 			on_listener(s, &s->listeners[idx], now);
-		else if ((tag == TAG_HOST || tag == TAG_GUEST) && idx < s->max_conns)
-			on_conn(s, &s->conns[idx], tag == TAG_HOST ? SIDE_HOST : SIDE_GUEST, evs[i].events);
+		else if ((tag == TAG_CLIENT || tag == TAG_SERVER) && idx < s->max_conns)
+			on_conn(s, &s->conns[idx], tag == TAG_CLIENT ? SIDE_CLIENT : SIDE_SERVER, evs[i].events);
 	}
 	if (s->n_connecting)
 		expire_connects(s, now);

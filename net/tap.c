@@ -20,6 +20,10 @@
 #include "net.h"
 #include "utils.h"
 
+/* lo is the first device of every network namespace (the kernel's
+ * LOOPBACK_IFINDEX). */
+#define LOOPBACK_IFINDEX 1
+
 #define TUN_PATH "/dev/net/tun"
 #define TAP_CHILD_TIMEOUT_MS 10000
 
@@ -117,6 +121,10 @@ static int configure(int ifindex, const struct net_config *cfg, bool *ipv6, char
 	inet_pton(AF_INET6, NET_VHOST6, &gw6);
 	if (*ipv6)
 		ra_off();
+	/* The container's init brings lo up only once we are ready, but the
+	 * listeners of --forward-host are bound to 127.0.0.1 or ::1 before. */
+	if (cfg->n_host_forwards && nl_link_up(nl, LOOPBACK_IFINDEX, err) < 0)
+		return -1;
 	if (nl_link_setup(nl, ifindex, cfg->mtu, err) < 0 ||
 	    nl_addr_add(nl, ifindex, AF_INET, &a4, NET_VPREFIX_LEN, err) < 0 ||
 	    nl_route_default(nl, ifindex, AF_INET, &gw4, err) < 0)
