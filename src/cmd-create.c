@@ -15,7 +15,7 @@ enum {
 	OPT_UPPER,
 	OPT_OVERLAY
 };
-enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU, OPT_PORT_HANDLER };
+enum { OPT_NETWORK = 320, OPT_ALLOW_HOST_LOOPBACK, OPT_MTU, OPT_PORT_HANDLER, OPT_FORWARD_HOST };
 
 static const struct option create_opts[] = {
 	{"bundle", required_argument, NULL, 'b'},
@@ -33,15 +33,18 @@ static const struct option create_opts[] = {
 	{"allow-host-loopback", no_argument, NULL, OPT_ALLOW_HOST_LOOPBACK},
 	{"mtu", required_argument, NULL, OPT_MTU},
 	{"port-handler", required_argument, NULL, OPT_PORT_HANDLER},
+	{"forward-host", required_argument, NULL, OPT_FORWARD_HOST},
 	CMD_HELP_OPTION,
 	{NULL, 0, NULL, 0},
 };
 
-/* --network, --publish (repeatable), --mtu, --port-handler: checked here
+/* --network, --publish and --forward-host (repeatable), --mtu,
+ * --port-handler: checked here
  * so a typo fails before anything is created; network_setup() reads them. */
 static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
 {
 	struct net_publish p;
+	struct net_forward_host fh;
 	unsigned mtu;
 	bool splice;
 
@@ -60,6 +63,17 @@ static int parse_net_flag(int c, struct net_options *n, struct ocr_error *err)
 		n->publish = xrealloc(n->publish, (k + 2) * sizeof(char *));
 		n->publish[k] = optarg;
 		n->publish[k + 1] = NULL;
+		return 0;
+	}
+	case OPT_FORWARD_HOST: {
+		size_t k = strv_len(n->forward_host);
+		if (network_parse_forward_host(optarg, &fh, err) < 0)
+			return ocr_wrap(err, "--forward-host");
+		if (k >= NETWORK_MAX_PUBLISH)
+			return ocr_fail(err, E2BIG, "--forward-host: at most %d", NETWORK_MAX_PUBLISH);
+		n->forward_host = xrealloc(n->forward_host, (k + 2) * sizeof(char *));
+		n->forward_host[k] = optarg;
+		n->forward_host[k + 1] = NULL;
 		return 0;
 	}
 	case OPT_ALLOW_HOST_LOOPBACK:
@@ -132,6 +146,7 @@ static int parse_create(const char *verb, int argc, char **argv, struct containe
 		case OPT_ALLOW_HOST_LOOPBACK:
 		case OPT_MTU:
 		case OPT_PORT_HANDLER:
+		case OPT_FORWARD_HOST:
 			if (parse_net_flag(c, &o->net, err) < 0)
 				return -1;
 			break;
@@ -153,11 +168,13 @@ int cmd_create(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err
 	struct container_opts o = {0};
 	cleanup_free char **layers = NULL;
 	cleanup_free char **publish = NULL;
+	cleanup_free char **forward_host = NULL;
 	bool help = false;
 	int rc = parse_create("create", argc, argv, &o, &help, err);
 
 	layers = o.overlay.layers;
 	publish = o.net.publish;
+	forward_host = o.net.forward_host;
 	if (rc < 0)
 		return -1;
 	if (help) {
@@ -173,11 +190,13 @@ int cmd_run(struct ocr_ctx *ctx, int argc, char **argv, struct ocr_error *err)
 	cleanup_free char **layers = NULL;
 	bool help = false;
 	cleanup_free char **publish = NULL;
+	cleanup_free char **forward_host = NULL;
 	int status;
 	int rc = parse_create("run", argc, argv, &o, &help, err);
 
 	layers = o.overlay.layers;
 	publish = o.net.publish;
+	forward_host = o.net.forward_host;
 	if (rc < 0)
 		return -1;
 	if (help) {

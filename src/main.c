@@ -31,7 +31,10 @@ static const struct cmd commands[] = {
 	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
 	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"
 	 "      --port-handler splice|slirp  who serves published TCP ports: splice (default, fast;\n"
-	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"},
+	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"
+	 "      --forward-host [CADDR:]CPORT:HOSTPORT[/tcp]  the container's CADDR:CPORT (default\n"
+	 "                            127.0.0.1) reaches the host's 127.0.0.1:HOSTPORT (::1 for an IPv6\n"
+	 "                            CADDR); one port, no --allow-host-loopback needed (repeatable)\n"},
 	{"start", cmd_start, "start ID", "run the user process of a created container", ""},
 	{"run", cmd_run, "run [OPTIONS] ID", "create and start a container; wait for it unless -d",
 	 "  -b, --bundle DIR          bundle with config.json (default: .)\n"
@@ -51,7 +54,10 @@ static const struct cmd commands[] = {
 	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
 	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"
 	 "      --port-handler splice|slirp  who serves published TCP ports: splice (default, fast;\n"
-	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"},
+	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"
+	 "      --forward-host [CADDR:]CPORT:HOSTPORT[/tcp]  the container's CADDR:CPORT (default\n"
+	 "                            127.0.0.1) reaches the host's 127.0.0.1:HOSTPORT (::1 for an IPv6\n"
+	 "                            CADDR); one port, no --allow-host-loopback needed (repeatable)\n"},
 	{"state", cmd_state, "state ID", "print the state of a container as JSON", ""},
 	{"list", cmd_list, "list [-f table|json] [-q]", "list containers",
 	 "  -f, --format FMT   table (default) or json\n"

@@ -33,6 +33,8 @@ struct net_request {
 	bool from_flag; /* --network (else the annotation) */
 	struct net_publish *publish;
 	size_t n_publish;
+	struct net_forward_host *forward_host;
+	size_t n_forward_host;
 	unsigned mtu;
 	bool allow_host_loopback;
 	bool splice; /* published TCP ports: the splice handler, not libslirp */
@@ -46,6 +48,9 @@ static void net_request_clear(struct net_request *r)
 	free(r->publish);
 	r->publish = NULL;
 	r->n_publish = 0;
+	free(r->forward_host);
+	r->forward_host = NULL;
+	r->n_forward_host = 0;
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -75,29 +80,36 @@ static int parse_port(const char *s, size_t len, unsigned *ret)
 }
 
 #define PUBLISH_SYNTAX "[HOSTIP:]HOSTPORT:CPORT[/tcp|udp]"
+#define FORWARD_HOST_SYNTAX "[CADDR:]CPORT:HOSTPORT[/tcp]"
 
-int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err)
+/* [ADDR:]PORT1:PORT2[/tcp|udp], the shape of --publish and --forward-host;
+ * SYNTAX and ADDR_NAME (HOSTIP, CADDR) for messages. ADDR is "" when left
+ * out. */
+static int parse_addr_ports(const char *s, const char *syntax, const char *addr_name, char addr[46], unsigned *ret_p1,
+			    unsigned *ret_p2, bool *ret_udp, struct ocr_error *err)
 {
 	const char *slash = strrchr(s, '/'), *end = slash ? slash : s + strlen(s);
 	const char *ports = s, *colon;
 	unsigned char buf[sizeof(struct in6_addr)];
 
-	memset(ret, 0, sizeof(*ret));
+	addr[0] = '\0';
+	*ret_udp = false;
 	if (slash) {
 		if (strcmp(slash + 1, "udp") == 0)
-			ret->udp = true;
+			*ret_udp = true;
 		else if (strcmp(slash + 1, "tcp") != 0)
 			return ocr_fail(err, EINVAL, "`%s`: protocol `%s` is not tcp or udp", s, slash + 1);
 	}
 	if (s[0] == '[') {
 		const char *close = memchr(s, ']', (size_t)(end - s));
 		size_t alen = close ? (size_t)(close - s - 1) : 0;
-		if (close == NULL || close[1] != ':' || alen == 0 || alen >= sizeof(ret->host_addr))
-			return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)",
-					s);
-		memcpy(ret->host_addr, s + 1, alen);
-		if (inet_pton(AF_INET6, ret->host_addr, buf) != 1)
-			return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IPv6 address", s, ret->host_addr);
+		if (close == NULL || close[1] != ':' || alen == 0 || alen >= 46)
+			return ocr_fail(err, EINVAL, "`%s`: not %s (an IPv6 %s goes in brackets)", s, syntax,
+					addr_name);
+		memcpy(addr, s + 1, alen);
+		addr[alen] = '\0';
+		if (inet_pton(AF_INET6, addr, buf) != 1)
+			return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IPv6 address", s, addr);
 		ports = close + 2;
 	} else {
 		const char *first = memchr(s, ':', (size_t)(end - s));
@@ -105,20 +117,43 @@ int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_err
 		if (second) {
 			size_t alen = (size_t)(first - s);
 			if (memchr(second + 1, ':', (size_t)(end - second - 1)))
-				return ocr_fail(err, EINVAL,
-						"`%s`: not " PUBLISH_SYNTAX " (an IPv6 HOSTIP goes in brackets)", s);
-			if (alen == 0 || alen >= sizeof(ret->host_addr))
-				return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX, s);
-			memcpy(ret->host_addr, s, alen);
-			if (inet_pton(AF_INET, ret->host_addr, buf) != 1)
-				return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IPv4 address", s, ret->host_addr);
+				return ocr_fail(err, EINVAL, "`%s`: not %s (an IPv6 %s goes in brackets)", s, syntax,
+						addr_name);
+			if (alen == 0 || alen >= 46)
+				return ocr_fail(err, EINVAL, "`%s`: not %s", s, syntax);
+			memcpy(addr, s, alen);
+			addr[alen] = '\0';
+			if (inet_pton(AF_INET, addr, buf) != 1)
+				return ocr_fail(err, EINVAL, "`%s`: `%s` is not an IPv4 address", s, addr);
 			ports = first + 1;
 		}
 	}
 	colon = memchr(ports, ':', (size_t)(end - ports));
-	if (colon == NULL || parse_port(ports, (size_t)(colon - ports), &ret->host_port) < 0 ||
-	    parse_port(colon + 1, (size_t)(end - colon - 1), &ret->container_port) < 0)
-		return ocr_fail(err, EINVAL, "`%s`: not " PUBLISH_SYNTAX " with ports in 1..65535", s);
+	if (colon == NULL || parse_port(ports, (size_t)(colon - ports), ret_p1) < 0 ||
+	    parse_port(colon + 1, (size_t)(end - colon - 1), ret_p2) < 0)
+		return ocr_fail(err, EINVAL, "`%s`: not %s with ports in 1..65535", s, syntax);
+	return 0;
+}
+
+int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	return parse_addr_ports(s, PUBLISH_SYNTAX, "HOSTIP", ret->host_addr, &ret->host_port, &ret->container_port,
+				&ret->udp, err);
+}
+
+int network_parse_forward_host(const char *s, struct net_forward_host *ret, struct ocr_error *err)
+{
+	bool udp;
+
+	memset(ret, 0, sizeof(*ret));
+	if (parse_addr_ports(s, FORWARD_HOST_SYNTAX, "CADDR", ret->container_addr, &ret->container_port,
+			     &ret->host_port, &udp, err) < 0)
+		return -1;
+	if (udp)
+		return ocr_fail(err, EINVAL, "`%s`: only tcp is forwarded to the host", s);
+	if (ret->container_addr[0] == '\0')
+		strcpy(ret->container_addr, "127.0.0.1");
 	return 0;
 }
 
@@ -195,8 +230,22 @@ static int parse_bool(const char *s, bool *ret)
 	return 0;
 }
 
-/* Annotation SPEC[,SPEC...] (spaces around commas allowed). */
-static int publish_from_annotation(struct net_request *r, const char *value, struct ocr_error *err)
+static int add_forward_host(struct net_request *r, const char *s, struct ocr_error *err)
+{
+	if (r->n_forward_host >= NETWORK_MAX_PUBLISH)
+		return ocr_fail(err, E2BIG, "more than %d forwards to the host", NETWORK_MAX_PUBLISH);
+	r->forward_host = xrealloc(r->forward_host, (r->n_forward_host + 1) * sizeof(*r->forward_host));
+	if (network_parse_forward_host(s, &r->forward_host[r->n_forward_host], err) < 0)
+		return -1;
+	r->n_forward_host++;
+	return 0;
+}
+
+/* Annotation NAME=SPEC[,SPEC...] (spaces around commas allowed), each
+ * SPEC given to ADD. */
+static int list_from_annotation(struct net_request *r, const char *name, const char *value,
+				int (*add)(struct net_request *, const char *, struct ocr_error *),
+				struct ocr_error *err)
 {
 	cleanup_free char *copy = xstrdup(value);
 	char *save = NULL;
@@ -206,8 +255,8 @@ static int publish_from_annotation(struct net_request *r, const char *value, str
 			tok++;
 		for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';)
 			*--e = '\0';
-		if (*tok && add_publish(r, tok, err) < 0)
-			return ocr_wrap(err, "annotation " NETWORK_ANN_PUBLISH);
+		if (*tok && add(r, tok, err) < 0)
+			return ocr_wrap(err, "annotation %s", name);
 	}
 	return 0;
 }
@@ -234,7 +283,15 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 			if (add_publish(r, *p, err) < 0)
 				return ocr_wrap(err, "--publish");
 	} else if ((ann = spec_annotation(spec, NETWORK_ANN_PUBLISH)) != NULL) {
-		if (publish_from_annotation(r, ann, err) < 0)
+		if (list_from_annotation(r, NETWORK_ANN_PUBLISH, ann, add_publish, err) < 0)
+			return -1;
+	}
+	if (o && o->forward_host && o->forward_host[0]) {
+		for (char **p = o->forward_host; *p; p++)
+			if (add_forward_host(r, *p, err) < 0)
+				return ocr_wrap(err, "--forward-host");
+	} else if ((ann = spec_annotation(spec, NETWORK_ANN_FORWARD_HOST)) != NULL) {
+		if (list_from_annotation(r, NETWORK_ANN_FORWARD_HOST, ann, add_forward_host, err) < 0)
 			return -1;
 	}
 	if (o && o->allow_host_loopback) {
@@ -259,11 +316,14 @@ static int net_request_make(const struct spec *spec, const struct net_options *o
 	    network_parse_dns_upstream(ann, &r->dns_upstream, err) < 0)
 		return ocr_wrap(err, "annotation " NETWORK_ANN_DNS_UPSTREAM);
 	/* Flags without slirp are a mistake; annotations then just rest. */
-	if (!r->slirp && o && ((o->publish && o->publish[0]) || o->allow_host_loopback || o->mtu || handler)) {
-		const char *what = o->publish && o->publish[0] ? "--publish"
-				   : o->allow_host_loopback    ? "--allow-host-loopback"
-				   : o->mtu		       ? "--mtu"
-							       : "--port-handler";
+	if (!r->slirp && o &&
+	    ((o->publish && o->publish[0]) || (o->forward_host && o->forward_host[0]) || o->allow_host_loopback ||
+	     o->mtu || handler)) {
+		const char *what = o->publish && o->publish[0]		   ? "--publish"
+				   : o->forward_host && o->forward_host[0] ? "--forward-host"
+				   : o->allow_host_loopback		   ? "--allow-host-loopback"
+				   : o->mtu				   ? "--mtu"
+									   : "--port-handler";
 		return ocr_fail(err, EINVAL, "%s needs --network slirp (or annotation " NETWORK_ANN_MODE "=slirp)",
 				what);
 	}
@@ -365,7 +425,7 @@ static char *forward_arg(const struct net_publish *p)
 static char **helper_argv(const struct ocr_ctx *ctx, const char *path, const char *id, const struct net_request *r,
 			  pid_t pid, unsigned long long starttime)
 {
-	size_t n = 0, max = 24 + 2 * r->n_publish;
+	size_t n = 0, max = 24 + 2 * r->n_publish + 2 * r->n_forward_host;
 	char **argv = xcalloc(max, sizeof(char *));
 
 	argv[n++] = xstrdup(path);
@@ -382,6 +442,11 @@ static char **helper_argv(const struct ocr_ctx *ctx, const char *path, const cha
 	for (size_t i = 0; i < r->n_publish; i++) {
 		argv[n++] = xstrdup("--forward");
 		argv[n++] = forward_arg(&r->publish[i]);
+	}
+	for (size_t i = 0; i < r->n_forward_host; i++) {
+		const struct net_forward_host *f = &r->forward_host[i];
+		argv[n++] = xstrdup("--forward-host");
+		argv[n++] = xasprintf("%s,%u,%u", f->container_addr, f->container_port, f->host_port);
 	}
 	if (r->dns_upstream)
 		argv[n++] = xasprintf("--dns-upstream=%s", r->dns_upstream);
@@ -572,7 +637,7 @@ static int helper_start(const struct ocr_ctx *ctx, const char *path, const char 
 
 static json_t *record_of(pid_t pid, unsigned long long starttime, const char *socket_path, const struct net_request *r)
 {
-	json_t *publish = json_array();
+	json_t *publish = json_array(), *forward_host = json_array();
 
 	for (size_t i = 0; i < r->n_publish; i++) {
 		const struct net_publish *p = &r->publish[i];
@@ -585,10 +650,18 @@ static json_t *record_of(pid_t pid, unsigned long long starttime, const char *so
 		json_array_append_new(publish, json_string(s));
 		free(s);
 	}
-	return json_pack("{s:s,s:i,s:I,s:s,s:i,s:b,s:s,s:o}", "mode", "slirp", "helper_pid", (int)pid,
+	for (size_t i = 0; i < r->n_forward_host; i++) {
+		const struct net_forward_host *f = &r->forward_host[i];
+		char *s = strchr(f->container_addr, ':')
+				  ? xasprintf("[%s]:%u:%u/tcp", f->container_addr, f->container_port, f->host_port)
+				  : xasprintf("%s:%u:%u/tcp", f->container_addr, f->container_port, f->host_port);
+		json_array_append_new(forward_host, json_string(s));
+		free(s);
+	}
+	return json_pack("{s:s,s:i,s:I,s:s,s:i,s:b,s:s,s:o,s:o}", "mode", "slirp", "helper_pid", (int)pid,
 			 "helper_starttime", (json_int_t)starttime, "api_socket", socket_path, "mtu", (int)r->mtu,
 			 "allow_host_loopback", r->allow_host_loopback, "port_handler", r->splice ? "splice" : "slirp",
-			 "publish", publish);
+			 "publish", publish, "forward_host", forward_host);
 }
 
 static int setup_slirp(const struct ocr_ctx *ctx, const char *id, const struct spec *spec, const struct net_request *r,

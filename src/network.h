@@ -12,6 +12,13 @@
  *   --port-handler splice|slirp     run.oci.ocirt.port-handler=splice|slirp
  *                                   who serves published TCP ports
  *                                   (net/splice.c, or libslirp)
+ *   --forward-host [CADDR:]CPORT:HOSTPORT[/tcp] (repeatable)
+ *                                   run.oci.ocirt.forward-host=SPEC[,SPEC...]
+ *                                   the container's CADDR:CPORT (default
+ *                                   127.0.0.1) reaches the host's
+ *                                   127.0.0.1:HOSTPORT (::1 for an IPv6
+ *                                   CADDR), spliced; one port, without
+ *                                   --allow-host-loopback
  *   (annotation only)               run.oci.ocirt.dns-upstream=ADDR[:PORT]
  *                                   DNS to 10.0.2.3/fd00::3 goes there
  *                                   instead of the host's resolver
@@ -35,6 +42,7 @@
 #define NETWORK_ANN_MTU "run.oci.ocirt.mtu"
 #define NETWORK_ANN_DNS_UPSTREAM "run.oci.ocirt.dns-upstream"
 #define NETWORK_ANN_PORT_HANDLER "run.oci.ocirt.port-handler"
+#define NETWORK_ANN_FORWARD_HOST "run.oci.ocirt.forward-host"
 
 #define NETWORK_HELPER_NAME "ocirt-rootless-net"
 #define NETWORK_HELPER_ENV "OCIRT_NET_HELPER"
@@ -56,6 +64,7 @@ struct net_options {
 	bool allow_host_loopback; /* --allow-host-loopback */
 	const char *mtu; /* --mtu N */
 	const char *port_handler; /* --port-handler splice|slirp */
+	char **forward_host; /* --forward-host [CADDR:]CPORT:HOSTPORT[/tcp], NULL-terminated */
 };
 
 /* One --publish: host ADDR:PORT -> the container's PORT. */
@@ -65,10 +74,18 @@ struct net_publish {
 	unsigned host_port, container_port;
 };
 
+/* One --forward-host: the container's ADDR:PORT -> the host's loopback
+ * (127.0.0.1, or ::1 for an IPv6 ADDR) PORT. */
+struct net_forward_host {
+	char container_addr[46]; /* IPv4 or IPv6 literal; 127.0.0.1 when left out */
+	unsigned container_port, host_port;
+};
+
 /* Syntax checks, also used by the flag parser so a typo fails before
  * anything is created. Messages name the value, not the flag. */
 int network_parse_mode(const char *s, struct ocr_error *err);
 int network_parse_publish(const char *s, struct net_publish *ret, struct ocr_error *err);
+int network_parse_forward_host(const char *s, struct net_forward_host *ret, struct ocr_error *err);
 int network_parse_mtu(const char *s, unsigned *ret, struct ocr_error *err);
 /* "splice" or "slirp"; RET_SPLICE: which. */
 int network_parse_port_handler(const char *s, bool *ret_splice, struct ocr_error *err);

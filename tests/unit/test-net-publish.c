@@ -1,4 +1,4 @@
-/* --publish, --mtu and --network syntax (src/network.c). */
+/* --publish, --forward-host, --mtu and --network syntax (src/network.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +32,30 @@ static void bad(const char *s, const char *want)
 	ok(strstr(err.msg, want) != NULL, "`%s`: message names `%s` (%s)", s, want, err.msg);
 }
 
+static void good_fh(const char *s, const char *caddr, unsigned cp, unsigned hp)
+{
+	struct ocr_error err = {0};
+	struct net_forward_host f;
+
+	if (!ok(network_parse_forward_host(s, &f, &err) == 0, "--forward-host `%s` parses", s)) {
+		diag("%s", err.msg);
+		return;
+	}
+	is_str(f.container_addr, caddr, "--forward-host `%s`: container address", s);
+	is_int(f.container_port, cp, "--forward-host `%s`: container port", s);
+	is_int(f.host_port, hp, "--forward-host `%s`: host port", s);
+}
+
+static void bad_fh(const char *s, const char *want)
+{
+	struct ocr_error err = {0};
+	struct net_forward_host f;
+	int rc = network_parse_forward_host(s, &f, &err);
+
+	ok(rc < 0 && err.err == EINVAL, "--forward-host `%s` is refused", s);
+	ok(strstr(err.msg, want) != NULL, "--forward-host `%s`: message names `%s` (%s)", s, want, err.msg);
+}
+
 int main(void)
 {
 	struct ocr_error err = {0};
@@ -62,6 +86,16 @@ int main(void)
 	bad("a:b:c:d", "IPv6 HOSTIP goes in brackets");
 	bad("+80:80", "1..65535");
 	bad("080000:80", "1..65535");
+
+	good_fh("5432:5432", "127.0.0.1", 5432, 5432);
+	good_fh("8080:80/tcp", "127.0.0.1", 8080, 80);
+	good_fh("0.0.0.0:8080:80", "0.0.0.0", 8080, 80);
+	good_fh("[::1]:8080:80", "::1", 8080, 80);
+	bad_fh("80", "[CADDR:]CPORT:HOSTPORT[/tcp]");
+	bad_fh("8080:80/udp", "only tcp");
+	bad_fh("8080:0", "1..65535");
+	bad_fh("::1:8080:80", "IPv6 CADDR goes in brackets");
+	bad_fh("host:8080:80", "is not an IPv4 address");
 
 	ok(network_parse_mtu("1500", &mtu, &err) == 0 && mtu == 1500, "--mtu 1500");
 	ok(network_parse_mtu("65520", &mtu, &err) == 0 && mtu == 65520, "--mtu 65520");
