@@ -680,6 +680,151 @@ for i in range(10):
 	[ -z "$(pgrep -P "$HPID")" ] || fail "a socket factory with --port-handler slirp: $(pgrep -a -P "$HPID")"
 }
 
+# ---- --forward-host: the container's loopback to one host port -----------
+
+# get_cmd ADDR PORT [PATH]: a shell command for the container that prints
+# the answer (header too) to GET PATH from ADDR:PORT.
+get_cmd() {
+	printf 'printf "GET %s HTTP/1.0\\r\\n\\r\\n" | nc -w 20 %s %s' "${3:-/}" "$1" "$2"
+}
+
+# host_http PORT DIR: python3's http.server on the host's 127.0.0.1 only
+# (not 0.0.0.0), serving DIR, for 60 s at most.
+host_http() {
+	timeout 60 python3 -m http.server --bind 127.0.0.1 --directory "$2" "$1" </dev/null >/dev/null 2>&1 &
+	HOST_PIDS+=($!)
+	listening "$1" || fail "host HTTP server on 127.0.0.1:$1 did not listen"
+}
+
+@test "network: --forward-host: the container's 127.0.0.1:CPORT reaches a host server on 127.0.0.1, without host loopback" {
+	local hp cp factory
+	hp=$(free_port) && cp=$(free_port) || fail "no free port"
+	mkdir -p "$BATS_TEST_TMPDIR/site"
+	echo "hello from the host" >"$BATS_TEST_TMPDIR/site/index.html"
+	host_http "$hp" "$BATS_TEST_TMPDIR/site"
+	# The listener exists before the process starts: no wait inside.
+	# (busybox wget of the fixture crashes; nc speaks HTTP/1.0 here.)
+	net_run --network slirp --forward-host "$cp:$hp" -- \
+		sh -c "$(get_cmd 127.0.0.1 "$cp"); echo | nc -w 3 10.0.2.2 $hp; echo direct=\$?"
+	assert_success
+	assert_line "hello from the host"
+	# Only that port: the rest of the host's loopback stays out of reach.
+	assert_line "direct=1"
+	# The annotation, with libslirp for published ports (the socket
+	# factory then starts for --forward-host alone); deleted, nothing stays.
+	update_config '.annotations["run.oci.ocirt.forward-host"] = "127.0.0.1:'"$cp:$hp"'/tcp"'
+	net_run_d --network slirp --port-handler slirp -- sleep 1000
+	factory=$(pgrep -P "$HPID")
+	[ -n "$factory" ] || fail "no socket factory under helper $HPID"
+	[ "$(jq -r '.extra.network.forward_host[0]' "$ROOT/$CID/state.json")" = "127.0.0.1:$cp:$hp/tcp" ] ||
+		fail "state.json does not record the forward: $(jq -c .extra.network "$ROOT/$CID/state.json")"
+	run runtime exec "$CID" sh -c "$(get_cmd 127.0.0.1 "$cp")"
+	assert_success
+	assert_line "hello from the host"
+	run runtime delete --force "$CID"
+	assert_success
+	wait_pid_gone "$HPID" 5 || fail "helper $HPID survived delete --force"
+	wait_pid_gone "$factory" 5 || fail "socket factory $factory survived delete --force"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper process left: $(helpers_of_container "$CID")"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: --forward-host: IPv6: the container's [::1]:CPORT reaches the host's [::1]:HOSTPORT" {
+	local hp cp
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6 on the host"
+	hp=$(free_port) && cp=$(free_port) || fail "no free port"
+	mkdir -p "$BATS_TEST_TMPDIR/site"
+	echo "hello over ::1" >"$BATS_TEST_TMPDIR/site/index.html"
+	timeout 60 python3 -m http.server --bind ::1 --directory "$BATS_TEST_TMPDIR/site" "$hp" </dev/null >/dev/null 2>&1 &
+	HOST_PIDS+=($!)
+	listening "$hp" || fail "host HTTP server on [::1]:$hp did not listen"
+	net_run --network slirp --forward-host "[::1]:$cp:$hp" -- sh -c "$(get_cmd ::1 "$cp")"
+	assert_success
+	assert_line "hello over ::1"
+}
+
+@test "network: --forward-host: 16 MiB arrive intact both ways" {
+	local hp sp cp1 cp2 want
+	hp=$(free_port) && sp=$(free_port) && cp1=$(free_port) && cp2=$(free_port) || fail "no free port"
+	mkdir -p "$BATS_TEST_TMPDIR/site"
+	head -c 16777216 /dev/urandom >"$BATS_TEST_TMPDIR/site/big"
+	cp "$BATS_TEST_TMPDIR/site/big" "$BUNDLE/rootfs/big"
+	want=$(sha256sum <"$BUNDLE/rootfs/big")
+	# container -> host: a sink on the host; host -> container: a GET
+	(sleep 30 | timeout 30 busybox nc -l -p "$sp" >"$BATS_TEST_TMPDIR/up") >/dev/null 2>&1 &
+	HOST_PIDS+=($!)
+	listening "$sp" || fail "host sink on $sp did not listen"
+	host_http "$hp" "$BATS_TEST_TMPDIR/site"
+	net_run --network slirp --forward-host "$cp1:$sp" --forward-host "$cp2:$hp" -- \
+		sh -c "nc 127.0.0.1 $cp1 </big && $(get_cmd 127.0.0.1 "$cp2" /big) >/down"
+	assert_success
+	wait_size "$BATS_TEST_TMPDIR/up" 16777216 || fail "$(stat -c %s "$BATS_TEST_TMPDIR/up") of 16777216 bytes arrived on the host"
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/up")" = "$want" ] || fail "the host got other bytes"
+	# the body after the answer's header
+	python3 -c 'import sys
+d = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(d[d.index(b"\r\n\r\n") + 4:])' "$BUNDLE/rootfs/down" >"$BATS_TEST_TMPDIR/down" ||
+		fail "no HTTP answer arrived in the container"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/down")" = 16777216 ] || fail "$(stat -c %s "$BATS_TEST_TMPDIR/down") of 16777216 bytes arrived in the container"
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/down")" = "$want" ] || fail "the container got other bytes"
+}
+
+@test "network: --forward-host: nothing on the host port closes the container's connection; the helper goes on" {
+	local hp dead cp1 cp2
+	hp=$(free_port) && dead=$(free_port) && cp1=$(free_port) && cp2=$(free_port) || fail "no free port"
+	mkdir -p "$BATS_TEST_TMPDIR/site"
+	echo "still here" >"$BATS_TEST_TMPDIR/site/index.html"
+	host_http "$hp" "$BATS_TEST_TMPDIR/site"
+	net_run_d --network slirp --forward-host "$cp1:$dead" --forward-host "$cp2:$hp" -- sleep 1000
+	# 5 tries, each must end (reset or EOF) without data and well within
+	# nc's own 5 s timeout.
+	run runtime exec "$CID" sh -c "
+		for i in 1 2 3 4 5; do
+			s=\$(date +%s)
+			echo hi | nc -w 5 127.0.0.1 $cp1
+			echo \"rc=\$? secs=\$((\$(date +%s) - s))\"
+		done"
+	assert_success
+	refute_output --regexp "secs=[3-9]"
+	[ "$(grep -c '^rc=' <<<"$output")" -eq 5 ] || fail "not 5 attempts: $output"
+	pid_alive "$HPID" || fail "the helper died"
+	run runtime exec "$CID" sh -c "$(get_cmd 127.0.0.1 "$cp2")"
+	assert_success
+	assert_line "still here"
+}
+
+@test "network: --forward-host: a container port used twice, a foreign address or a port below 1024 is named; nothing is left behind" {
+	local cp
+	cp=$(free_port) || fail "no free port"
+	set_args true
+	run --separate-stderr runtime run --network slirp --forward-host "$cp:20001" --forward-host "$cp:20002" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--forward-host" "port $cp/tcp is already in use in the container"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+	[ -z "$(helpers_of_container "$CID")" ] || fail "helper left: $(helpers_of_container "$CID")"
+	# An address the container does not have
+	run --separate-stderr runtime run --network slirp --forward-host "192.0.2.1:$cp:20001" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--forward-host" "not the container's"
+	# A privileged port: the factory that binds it has no capabilities.
+	run --separate-stderr runtime run --network slirp --forward-host "80:20001" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--forward-host" "port 80 is below the container's net.ipv4.ip_unprivileged_port_start"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
+@test "network: bad --forward-host and run.oci.ocirt.forward-host values fail before anything is created" {
+	local bad
+	set_args true
+	for bad in 80 8080:80/udp 8080:0 a:1:2 ::1:8080:80 1:2:3:4; do
+		run --separate-stderr runtime run --network slirp --forward-host "$bad" --bundle "$BUNDLE" "$CID" </dev/null
+		assert_runtime_error "--forward-host" "$(printf '%s' "$bad" | sed 's/[][.*^$]/\\&/g')"
+	done
+	run --separate-stderr runtime run --forward-host 8080:80 --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "--forward-host needs --network slirp"
+	update_config '.annotations["run.oci.ocirt.forward-host"] = "8080:80, 9090"'
+	run --separate-stderr runtime run --network slirp --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "run.oci.ocirt.forward-host" "9090"
+	[ ! -e "$ROOT/$CID" ] || fail "state dir left"
+}
+
 @test "network: a bad --port-handler or run.oci.ocirt.port-handler fails before anything is created" {
 	set_args true
 	run --separate-stderr runtime run --network slirp --port-handler kernel --bundle "$BUNDLE" "$CID" </dev/null
