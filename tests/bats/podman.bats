@@ -301,6 +301,14 @@ _publish_test() {
 	local marker=$((700000 + RANDOM))
 	_podman run -d --name "$NAME" localhost/bb sleep "$marker" >/dev/null
 	run _podman system reset --force
+	# Podman 4.3 races its own `container cleanup` (started by conmon when
+	# the killed container exits), which can write into the storage root
+	# while reset removes it; a second reset then finds the rest. Anything
+	# else, or a second failure, fails the test.
+	if [ "$status" -ne 0 ] && [[ $output == *"unlinkat "*"directory not empty"* ]]; then
+		sleep 1
+		run _podman system reset --force
+	fi
 	assert_success
 	run --separate-stderr _podman ps -a -q
 	assert_output ""
