@@ -81,7 +81,8 @@ static int nl_talk(int nl, struct nl_req *r, const char *what, struct ocr_error 
 	}
 }
 
-int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err)
+/* RTM_NEWLINK: IFF_UP, and the MTU when one is given (MTU 0: keep it). */
+static int link_up(int nl, int ifindex, unsigned mtu, const char *what, struct ocr_error *err)
 {
 	struct nl_req r = {0};
 
@@ -91,22 +92,19 @@ int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err)
 	r.ifi.ifi_index = ifindex;
 	r.ifi.ifi_flags = IFF_UP;
 	r.ifi.ifi_change = IFF_UP;
-	if (add_attr(&r, IFLA_MTU, &mtu, sizeof(mtu)) < 0)
+	if (mtu && add_attr(&r, IFLA_MTU, &mtu, sizeof(mtu)) < 0)
 		return ocr_fail(err, EOVERFLOW, "netlink: message too long");
-	return nl_talk(nl, &r, "set MTU and bring " NET_TAP_NAME " up", err);
+	return nl_talk(nl, &r, what, err);
+}
+
+int nl_link_setup(int nl, int ifindex, unsigned mtu, struct ocr_error *err)
+{
+	return link_up(nl, ifindex, mtu, "set MTU and bring " NET_TAP_NAME " up", err);
 }
 
 int nl_link_up(int nl, int ifindex, struct ocr_error *err)
 {
-	struct nl_req r = {0};
-
-	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-	r.nh.nlmsg_type = RTM_NEWLINK;
-	r.ifi.ifi_family = AF_UNSPEC;
-	r.ifi.ifi_index = ifindex;
-	r.ifi.ifi_flags = IFF_UP;
-	r.ifi.ifi_change = IFF_UP;
-	return nl_talk(nl, &r, "bring lo up", err);
+	return link_up(nl, ifindex, 0, "bring lo up", err);
 }
 
 int nl_addr_add(int nl, int ifindex, int family, const void *addr, unsigned prefixlen, struct ocr_error *err)

@@ -10,6 +10,23 @@
 #include "cmd.h"
 #include "utils.h"
 
+/* The rootfs and network options, the same for create and run. */
+#define LAYER_AND_NETWORK_HELP                                                                                 \
+	"      --layer DIR           a read-only rootfs layer, absolute (repeatable, top first;\n"             \
+	"                            root.path is then not used)\n"                                            \
+	"      --upper DIR           persistent upper dir for --layer (default: ephemeral)\n"                  \
+	"      --overlay auto|kernel|fuse  overlay for --layer (default auto: kernel, else fuse-overlayfs)\n"  \
+	"      --network slirp|none  slirp: a tap with NAT to the host's network (ocirt-rootless-net);\n"      \
+	"                            none: what config.json says (default)\n"                                  \
+	"  -p, --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp]  forward a host port (repeatable)\n"                \
+	"      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"   \
+	"      --mtu N               MTU of the container's tap0 (default 65520)\n"                            \
+	"      --port-handler splice|slirp  who serves published TCP ports: splice (default, fast;\n"          \
+	"                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n" \
+	"      --forward-host [CADDR:]CPORT:HOSTPORT[/tcp]  the container's CADDR:CPORT (default\n"            \
+	"                            127.0.0.1) reaches the host's 127.0.0.1:HOSTPORT (::1 for an IPv6\n"      \
+	"                            CADDR); one port, no --allow-host-loopback needed (repeatable)\n"
+
 static const struct cmd commands[] = {
 	{"spec", cmd_spec, "spec [--rootless] [-b DIR]", "write a default config.json",
 	 "  -b, --bundle DIR   where to write config.json (default: .)\n"
@@ -20,21 +37,7 @@ static const struct cmd commands[] = {
 	 "      --console-socket SOCK send the pty master to this unix socket (process.terminal)\n"
 	 "      --no-pivot            move the rootfs to / and chroot instead of pivot_root\n"
 	 "      --no-new-keyring      accepted for compatibility (no session keyring is made)\n"
-	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"
-	 "      --layer DIR           a read-only rootfs layer, absolute (repeatable, top first;\n"
-	 "                            root.path is then not used)\n"
-	 "      --upper DIR           persistent upper dir for --layer (default: ephemeral)\n"
-	 "      --overlay auto|kernel|fuse  overlay for --layer (default auto: kernel, else fuse-overlayfs)\n"
-	 "      --network slirp|none  slirp: a tap with NAT to the host's network (ocirt-rootless-net);\n"
-	 "                            none: what config.json says (default)\n"
-	 "  -p, --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp]  forward a host port (repeatable)\n"
-	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
-	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"
-	 "      --port-handler splice|slirp  who serves published TCP ports: splice (default, fast;\n"
-	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"
-	 "      --forward-host [CADDR:]CPORT:HOSTPORT[/tcp]  the container's CADDR:CPORT (default\n"
-	 "                            127.0.0.1) reaches the host's 127.0.0.1:HOSTPORT (::1 for an IPv6\n"
-	 "                            CADDR); one port, no --allow-host-loopback needed (repeatable)\n"},
+	 "      --preserve-fds N      pass N more fds (from 3) to the container\n" LAYER_AND_NETWORK_HELP},
 	{"start", cmd_start, "start ID", "run the user process of a created container", ""},
 	{"run", cmd_run, "run [OPTIONS] ID", "create and start a container; wait for it unless -d",
 	 "  -b, --bundle DIR          bundle with config.json (default: .)\n"
@@ -43,21 +46,7 @@ static const struct cmd commands[] = {
 	 "      --console-socket SOCK send the pty master to this unix socket\n"
 	 "      --no-pivot            move the rootfs to / and chroot instead of pivot_root\n"
 	 "      --no-new-keyring      accepted for compatibility\n"
-	 "      --preserve-fds N      pass N more fds (from 3) to the container\n"
-	 "      --layer DIR           a read-only rootfs layer, absolute (repeatable, top first;\n"
-	 "                            root.path is then not used)\n"
-	 "      --upper DIR           persistent upper dir for --layer (default: ephemeral)\n"
-	 "      --overlay auto|kernel|fuse  overlay for --layer (default auto: kernel, else fuse-overlayfs)\n"
-	 "      --network slirp|none  slirp: a tap with NAT to the host's network (ocirt-rootless-net);\n"
-	 "                            none: what config.json says (default)\n"
-	 "  -p, --publish [HOSTIP:]HOSTPORT:CPORT[/tcp|udp]  forward a host port (repeatable)\n"
-	 "      --allow-host-loopback let the container reach the host's 127.0.0.1/::1 as 10.0.2.2/fd00::2\n"
-	 "      --mtu N               MTU of the container's tap0 (default 65520)\n"
-	 "      --port-handler splice|slirp  who serves published TCP ports: splice (default, fast;\n"
-	 "                            clients appear as 10.0.2.100) or libslirp (clients appear as 10.0.2.2)\n"
-	 "      --forward-host [CADDR:]CPORT:HOSTPORT[/tcp]  the container's CADDR:CPORT (default\n"
-	 "                            127.0.0.1) reaches the host's 127.0.0.1:HOSTPORT (::1 for an IPv6\n"
-	 "                            CADDR); one port, no --allow-host-loopback needed (repeatable)\n"},
+	 "      --preserve-fds N      pass N more fds (from 3) to the container\n" LAYER_AND_NETWORK_HELP},
 	{"state", cmd_state, "state ID", "print the state of a container as JSON", ""},
 	{"list", cmd_list, "list [-f table|json] [-q]", "list containers",
 	 "  -f, --format FMT   table (default) or json\n"
