@@ -413,16 +413,72 @@ static int fuse_stdio(int fusefd, int logfd)
 	return 0;
 }
 
-__attribute__((noreturn)) static void fuse_child(const char *prog, char *const argv[], const struct ovl_priv *p,
-						 int fusefd, int logfd, pid_t parent)
+/* The program fuse-overlayfs, opened before the daemon enters its own
+ * root, which holds only the system directories: a binary is exec'd
+ * through the fd, so one installed anywhere on PATH (a static build in
+ * ~/bin or /opt) runs too. */
+struct fuse_prog {
+	char path[PATH_MAX];
+	bool script;
+};
+
+/* Returns the fd, close-on-exec. */
+static int fuse_prog_open(struct fuse_prog *fp, struct ocr_error *err)
+{
+	char magic[2];
+	int fd;
+
+	if (!find_program("fuse-overlayfs", getenv("PATH"), fp->path, sizeof(fp->path)))
+		return ocr_fail(err, ENOENT,
+				"fuse-overlayfs is not installed (not found on PATH; Debian: apt install "
+				"fuse-overlayfs)");
+	fd = open(fp->path, O_RDONLY | O_CLOEXEC);
+	/* execute-only: exec needs no read access, only the #! check does */
+	if (fd < 0 && errno == EACCES)
+		fd = open(fp->path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return ocr_fail_errno(err, "fuse-overlayfs `%s`", fp->path);
+	fp->script = pread(fd, magic, sizeof(magic), 0) == sizeof(magic) && memcmp(magic, "#!", 2) == 0;
+	return fd;
+}
+
+/* In the daemon's root, with the log as stderr. A script goes by its path:
+ * through a close-on-exec fd its interpreter would need /dev/fd/N, which
+ * that root lacks. */
+__attribute__((noreturn)) static void fuse_exec(const struct fuse_prog *fp, int fd, char *const argv[])
+{
+	if (fp->script)
+		execv(fp->path, argv);
+	else
+		fexecve(fd, argv, environ);
+	if (fp->script)
+		dprintf(STDERR_FILENO,
+			"exec: %s (a script, which runs only from /usr, /bin, /sbin or /lib*, all the "
+			"daemon's root holds: put the fuse-overlayfs binary on PATH; a static build runs "
+			"from any directory)\n",
+			strerror(errno));
+	else if (errno == ENOENT)
+		dprintf(STDERR_FILENO,
+			"exec: %s (its dynamic loader is not in /usr, /bin, /sbin or /lib*, all the daemon's "
+			"root holds: use a static fuse-overlayfs build)\n",
+			strerror(errno));
+	else
+		dprintf(STDERR_FILENO, "exec: %s\n", strerror(errno));
+	_exit(127);
+}
+
+__attribute__((noreturn)) static void fuse_child(const struct fuse_prog *fp, int fd, char *const argv[],
+						 const struct ovl_priv *p, int fusefd, int logfd, pid_t parent)
 {
 	const char *what = NULL;
 	char *root;
+	/* above the numbers fuse_stdio takes, whatever number it had */
+	int progfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
 
 	/* Dies with the process that becomes the container's user process
 	 * (also without a pid namespace of its own). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent || fuse_stdio(fusefd, logfd) < 0)
+	if (getppid() != parent || progfd < 0 || fuse_stdio(fusefd, logfd) < 0 || dup3(progfd, 4, O_CLOEXEC) < 0)
 		_exit(127);
 	root = xasprintf("%s/fuse-root", p->dir);
 	if (fuse_root(p, root, &what) < 0) {
@@ -430,10 +486,8 @@ __attribute__((noreturn)) static void fuse_child(const char *prog, char *const a
 		_exit(127);
 	}
 	reset_signals();
-	close_fds_from(4, false);
-	execv(prog, argv);
-	dprintf(STDERR_FILENO, "exec %s: %s\n", prog, strerror(errno));
-	_exit(127);
+	close_fds_from(5, false);
+	fuse_exec(fp, 4, argv);
 }
 
 /* A child that looks at the mount: it returns once the daemon answers. */
@@ -469,8 +523,16 @@ static int fuse_open_dev(struct ocr_error *err)
 	return ocr_fail_errno(err, "fuse-overlayfs: open /dev/fuse");
 }
 
+/* The dynamic loader's complaint (glibc's, musl's) about a library the
+ * daemon's root does not hold. */
+static bool loader_failed(const char *msg)
+{
+	return strstr(msg, "error while loading shared libraries") != NULL ||
+	       strstr(msg, "Error loading shared library") != NULL;
+}
+
 /* Wait (bounded) for the probe to see the mount or the daemon to die. */
-static int fuse_wait(pid_t daemon, pid_t probe, int logfd, struct ocr_error *err)
+static int fuse_wait(const char *prog, pid_t daemon, pid_t probe, int logfd, struct ocr_error *err)
 {
 	char msg[512];
 	int status, waited = 0, step = 1;
@@ -479,10 +541,13 @@ static int fuse_wait(pid_t daemon, pid_t probe, int logfd, struct ocr_error *err
 		struct timespec ts = {0, step * 1000000L};
 		if (TEMP_FAILURE_RETRY(waitpid(daemon, &status, WNOHANG)) == daemon) {
 			fuse_log_line(logfd, msg, sizeof(msg));
-			return ocr_fail(err, EIO, "fuse-overlayfs %s %d%s%s",
+			return ocr_fail(err, EIO, "fuse-overlayfs `%s` %s %d%s%s%s", prog,
 					WIFEXITED(status) ? "exited with status" : "was killed by signal",
 					WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), msg[0] ? ": " : "",
-					msg);
+					msg,
+					loader_failed(msg) ? " (its daemon sees only the libraries in /usr and /lib*: "
+							     "use a static fuse-overlayfs build)"
+							   : "");
 		}
 		if (TEMP_FAILURE_RETRY(waitpid(probe, &status, WNOHANG)) == probe) {
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -504,9 +569,10 @@ static int fuse_wait(pid_t daemon, pid_t probe, int logfd, struct ocr_error *err
  * the container's user, mount and pid namespaces, so it dies with them.
  * Its ids are the container's own (the mapping is the identity inside the
  * namespace), so it gets no uidmapping/gidmapping options. */
-static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p, struct ocr_error *err)
+static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p, struct fuse_prog *ret_prog,
+		      struct ocr_error *err)
 {
-	char prog[PATH_MAX];
+	cleanup_close int progfd = -1;
 	cleanup_free char *data = mount_data(p, false);
 	cleanup_free char *logpath = xasprintf("%s/" OVL_FUSE_LOG, p->dir);
 	cleanup_free char *mopts = NULL;
@@ -516,10 +582,9 @@ static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p,
 	pid_t self = getpid(), daemon, probe;
 	int rc;
 
-	if (!find_program("fuse-overlayfs", getenv("PATH"), prog, sizeof(prog)))
-		return ocr_fail(err, ENOENT,
-				"fuse-overlayfs is not installed (not found on PATH; Debian: apt install "
-				"fuse-overlayfs)");
+	progfd = fuse_prog_open(ret_prog, err);
+	if (progfd < 0)
+		return -1;
 	fusefd = fuse_open_dev(err);
 	if (fusefd < 0)
 		return -1;
@@ -535,7 +600,7 @@ static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p,
 		goto fail;
 	}
 	if (daemon == 0)
-		fuse_child(prog, argv, p, fusefd, logfd, self);
+		fuse_child(ret_prog, progfd, argv, p, fusefd, logfd, self);
 	probe = fuse_probe(plan->merged);
 	if (probe < 0) {
 		rc = ocr_fail_errno(err, "fork");
@@ -543,7 +608,7 @@ static int mount_fuse(const struct overlay_plan *plan, const struct ovl_priv *p,
 		TEMP_FAILURE_RETRY(waitpid(daemon, NULL, 0));
 		goto fail;
 	}
-	rc = fuse_wait(daemon, probe, logfd, err);
+	rc = fuse_wait(ret_prog->path, daemon, probe, logfd, err);
 	if (rc == 0)
 		return 0;
 	kill(probe, SIGKILL);
@@ -574,6 +639,7 @@ int overlay_mount(const struct overlay_plan *plan, const struct ocr_log *log, st
 	struct ocr_error kerr = {0};
 	const char *driver = "kernel";
 	char kmsg[OCR_ERROR_MSG_MAX + 128] = "";
+	struct fuse_prog prog = {.path = ""};
 
 	if (!plan->enabled)
 		return 0;
@@ -592,14 +658,15 @@ int overlay_mount(const struct overlay_plan *plan, const struct ocr_log *log, st
 		ocr_debug(log, "layered rootfs: %s; trying fuse-overlayfs", kmsg);
 	}
 	driver = "fuse";
-	if (mount_fuse(plan, p, err) < 0) {
+	if (mount_fuse(plan, p, &prog, err) < 0) {
 		if (p->mode == OVL_AUTO)
 			ocr_wrap(err, "%s; then", kmsg);
 		return -1;
 	}
 mounted:
-	ocr_debug(log, "layered rootfs: mounted `%s` with %s", plan->merged,
-		  strcmp(driver, "kernel") == 0 ? "kernel overlayfs (userxattr)" : "fuse-overlayfs");
+	ocr_debug(log, "layered rootfs: mounted `%s` with %s%s%s%s", plan->merged,
+		  strcmp(driver, "kernel") == 0 ? "kernel overlayfs (userxattr)" : "fuse-overlayfs",
+		  prog.path[0] ? " `" : "", prog.path, prog.path[0] ? "`" : "");
 	return write_driver(p, driver, err);
 }
 

@@ -312,6 +312,36 @@ requires_fuse() {
 	assert_success
 }
 
+@test "overlay: a fuse-overlayfs outside the system directories runs (~/bin, a static build)" {
+	requires_fuse
+	local bin=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$bin"
+	# The daemon's own root binds only /usr, /bin, /sbin and /lib*: this
+	# copy is not there, and its libraries are.
+	cp "$(command -v fuse-overlayfs)" "$bin/fuse-overlayfs"
+	set_args sh -c 'grep " / / " /proc/self/mountinfo; cat /hello'
+	run --separate-stderr timeout --kill-after=5 "$OCIRT_TIMEOUT" env PATH="$bin:$PATH" "$OCIRT" --root "$ROOT" \
+		--debug run --overlay fuse "${LAYERS[@]}" --bundle "$BUNDLE" "$CID" </dev/null
+	[ "$status" -eq 0 ] || fail "run: $stderr"
+	grep -qF "with fuse-overlayfs \`$bin/fuse-overlayfs\`" <<<"$stderr" || fail "not the copy on PATH: $stderr"
+	assert_line --index 0 --regexp ' - fuse.fuse-overlayfs '
+	assert_line --index 1 top
+}
+
+@test "overlay: a fuse-overlayfs script outside the system directories is refused by name" {
+	requires_fuse
+	local bin=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$bin"
+	printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v fuse-overlayfs)" >"$bin/fuse-overlayfs"
+	chmod 0755 "$bin/fuse-overlayfs"
+	set_args true
+	run --separate-stderr timeout --kill-after=5 "$OCIRT_TIMEOUT" env PATH="$bin:$PATH" "$OCIRT" --root "$ROOT" \
+		run --overlay fuse "${LAYERS[@]}" --bundle "$BUNDLE" "$CID" </dev/null
+	assert_runtime_error "fuse-overlayfs \`$bin/fuse-overlayfs\` exited with status 127" 'a script' \
+		'a static build'
+	assert_no_containers
+}
+
 @test "overlay: an inaccessible /dev/fuse is named in the error with the fix" {
 	requires_fuse
 	command -v unshare >/dev/null || skip "no unshare"
