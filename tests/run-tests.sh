@@ -22,7 +22,9 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-SUITE_TIMEOUT=${SUITE_TIMEOUT:-1080}
+# A bound on the bats run, for a hang; a loaded 2-core machine has needed
+# about 15 minutes for the whole suite under ASan.
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-1500}
 
 if [ $# -gt 0 ]; then
 	TESTS="$*"
@@ -177,10 +179,12 @@ if [ "${#bats_files[@]}" -gt 0 ]; then
 		filter=()
 		[ -n "$TESTS_FILTER" ] && filter=(--filter "$TESTS_FILTER")
 		echo "# bats: ${bats_files[*]##*/} (runtime $OCIRT, uid $(id -u))"
+		started=$SECONDS
 		timeout --kill-after=10 "$SUITE_TIMEOUT" \
 			bats --tap "${filter[@]}" "${bats_files[@]}" </dev/null 2>&1 |
 			tee "$results/bats.tap"
 		tally "$results/bats.tap" "${PIPESTATUS[0]}"
+		echo "# bats took $((SECONDS - started)) s (bound: SUITE_TIMEOUT=$SUITE_TIMEOUT)"
 	fi
 fi
 
