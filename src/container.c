@@ -734,14 +734,10 @@ static int list_one(const struct ocr_ctx *ctx, const char *id, bool json, bool q
 			json_array_append_new(arr, o);
 	} else {
 		pid_t pid = op.status == OCR_STATUS_STOPPED ? 0 : op.st.pid;
-		struct ocr_state *st = &op.st;
-		cleanup_free char *owner = NULL;
-		cleanup_free char *s = state_oci_json(st, op.status, false);
-		json_t *o = s ? json_loads(s, 0, NULL) : NULL;
-		owner = xstrdup(o ? json_string_value(json_object_get(o, "owner")) : "");
-		json_decref(o);
+		cleanup_free char *owner = state_owner_name(&op.st);
+
 		fprintf(out, "%-12s %-10d %-10s %-40s %-30s %s\n", id, (int)pid, state_status_name(op.status),
-			st->bundle, st->created, owner ? owner : "");
+			op.st.bundle, op.st.created, owner);
 	}
 	opened_close(&op);
 	return 0;

@@ -423,10 +423,16 @@ const char *state_status_name(enum ocr_status s)
 	}
 }
 
-char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pretty)
+char *state_owner_name(const struct ocr_state *st)
 {
 	struct passwd *pw = getpwuid(st->owner);
-	cleanup_free char *owner = pw ? xstrdup(pw->pw_name) : xasprintf("%u", (unsigned)st->owner);
+
+	return pw ? xstrdup(pw->pw_name) : xasprintf("%u", (unsigned)st->owner);
+}
+
+char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pretty)
+{
+	cleanup_free char *owner = state_owner_name(st);
 	json_t *o;
 	char *s;
 

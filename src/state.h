@@ -88,6 +88,9 @@ const char *state_status_name(enum ocr_status s);
 
 /* runtime-spec state JSON (+ created, owner, rootfs as runc prints);
  * malloc'd. PRETTY: indented for `state`, compact for hooks. */
+/* The user name of the container's owner, or its uid in decimal (runc's
+ * "owner"); the caller frees it. */
+char *state_owner_name(const struct ocr_state *st);
 char *state_oci_json(const struct ocr_state *st, enum ocr_status status, bool pretty);
 
 /* Exactly the runtime-spec state (hooks, a seccomp listener): no owner
