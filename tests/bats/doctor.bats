@@ -106,8 +106,7 @@ finding() {
 
 @test "doctor: without shadow's helpers on PATH it reports the shim it would use, or the missing helper" {
 	requires_ours "have a doctor"
-	[ -x "${OCIRT_SHIM:-}" ] || skip "newuidmap-shim not installed (tests/setup-shim.sh)"
-	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid || skip "$OCIRT_SHIM has no file capabilities"
+	requires_shim
 	chmod 0700 "$ROOT"
 	# PATH holds the installed shim only: newuidmap/newgidmap (in /usr/bin
 	# here) are not installed as far as the runtime can tell.
@@ -127,8 +126,7 @@ finding() {
 
 @test "doctor: an unprivileged newuidmap first on PATH gives way to a capable shim, as the runtime does" {
 	requires_ours "have a doctor"
-	[ -x "${OCIRT_SHIM:-}" ] || skip "newuidmap-shim not installed (tests/setup-shim.sh)"
-	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid || skip "$OCIRT_SHIM has no file capabilities"
+	requires_shim
 	local u g shadow=$BATS_TEST_TMPDIR/shadow
 	u=$(command -v newuidmap) && g=$(command -v newgidmap) || skip "shadow's newuidmap/newgidmap are not installed"
 	mkdir -p "$shadow"

@@ -351,3 +351,11 @@ wait_recvtty() {
 	wait "$RECVTTY_PID" || rc=$?
 	[ "$rc" -eq 0 ] || fail "recvtty exited $rc: $(cat "$BATS_TEST_TMPDIR/recvtty.err" 2>/dev/null)"
 }
+
+# requires_shim: skip unless newuidmap-shim is installed with its file capabilities.
+requires_shim() {
+	[ -n "${OCIRT_SHIM:-}" ] && [ -x "$OCIRT_SHIM" ] ||
+		skip "newuidmap-shim not installed (tests/setup-shim.sh runs as root from run-tests.sh)"
+	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid ||
+		skip "$OCIRT_SHIM has no file capabilities (setcap failed in tests/setup-shim.sh)"
+}

@@ -42,11 +42,13 @@ fake_helpers() {
 	chmod 0755 "$FAKE/newuidmap" "$FAKE/newgidmap"
 }
 
-requires_shim() {
-	[ -n "${OCIRT_SHIM:-}" ] && [ -x "$OCIRT_SHIM" ] ||
-		skip "newuidmap-shim not installed (tests/setup-shim.sh runs as root from run-tests.sh)"
-	getcap "$OCIRT_SHIM" 2>/dev/null | grep -q cap_setuid ||
-		skip "$OCIRT_SHIM has no file capabilities (setcap failed in tests/setup-shim.sh)"
+# assert_shim_wrote_maps US UC: the --debug log in $stderr shows the shim
+# writing the default uid map (own id to 0, US..US+UC-1 from 1) and a gid map.
+assert_shim_wrote_maps() {
+	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ 0 $HOST_UID 1 1 $1 $2" <<<"$stderr" ||
+		fail "the shim did not write the uid map: $stderr"
+	grep -qE "idmap: running: $OCIRT_SHIM --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
+		fail "the shim did not write the gid map: $stderr"
 }
 
 # userns_target: a process of ours in a new user namespace whose maps are
@@ -308,10 +310,7 @@ assert_full_map() {
 	assert_full_map "$us" "$uc"
 	grep -qF "helpers $OCIRT_SHIM (no newuidmap on PATH, newuidmap-shim on PATH), $OCIRT_SHIM (no newgidmap on PATH, newuidmap-shim on PATH)" <<<"$stderr" ||
 		fail "the debug log does not name the shim as the helper found: $stderr"
-	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ 0 $HOST_UID 1 1 $us $uc" <<<"$stderr" ||
-		fail "the shim did not write the uid map: $stderr"
-	grep -qE "idmap: running: $OCIRT_SHIM --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
-		fail "the shim did not write the gid map: $stderr"
+	assert_shim_wrote_maps "$us" "$uc"
 	! grep -q "warning:" <<<"$stderr" || fail "a warning with a working shim: $stderr"
 }
 
@@ -385,10 +384,7 @@ shadow_copies() {
 	assert_full_map "$us" "$uc"
 	grep -qF "helpers $OCIRT_SHIM (newuidmap on PATH cannot write maps, newuidmap-shim on PATH), $OCIRT_SHIM (newgidmap on PATH cannot write maps, newuidmap-shim on PATH)" <<<"$stderr" ||
 		fail "the debug log does not name the shim as the helper chosen: $stderr"
-	grep -qE "idmap: running: $OCIRT_SHIM [0-9]+ 0 $HOST_UID 1 1 $us $uc" <<<"$stderr" ||
-		fail "the shim did not write the uid map: $stderr"
-	grep -qE "idmap: running: $OCIRT_SHIM --gid [0-9]+ 0 $HOST_GID 1 1 " <<<"$stderr" ||
-		fail "the shim did not write the gid map: $stderr"
+	assert_shim_wrote_maps "$us" "$uc"
 	! grep -q "idmap: running: $shadow/" <<<"$stderr" || fail "the unprivileged copy was run: $stderr"
 	! grep -q "warning:" <<<"$stderr" || fail "a warning with a working shim: $stderr"
 	# config mappings beyond the own id go through the shim as well
